@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public API: checks arguments (check.c), drives the transfer state
+ * machine (transfer.c), calls the pool's backend through its ops table and
+ * runs the routines the backend grants (dispatch.c).  Everything here is
+ * backend-independent; a backend adds a file and an ops table, not a fork.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dispatch.h"
+#include "transfer.h"
+
+static const struct backend_ops *backend_ops_of(mapreg_backend backend)
+{
+	switch (backend) {
+	case MAPREG_BACKEND_LOCKED:
+		return &locked_backend_ops;
+	default:
+		return NULL;
+	}
+}
+
+/* C27: every MAPREG_INVALID_PARAMETER returned on a known pool is counted. */
+static mapreg_status caller_error(struct mapreg_pool *pool)
+{
+	atomic_fetch_add_explicit(&pool->caller_errors, 1, memory_order_relaxed);
+	return MAPREG_INVALID_PARAMETER;
+}
+
+static mapreg_status counted(struct mapreg_pool *pool, mapreg_status status)
+{
+	return status == MAPREG_INVALID_PARAMETER ? caller_error(pool) : status;
+}
+
+mapreg_status mapreg_pool_create(const mapreg_pool_config *cfg, mapreg_pool **out)
+{
+	mapreg_pool_config resolved;
+	struct mapreg_pool *pool;
+
+	if (out == NULL || check_pool_config(cfg, &resolved) != MAPREG_OK)
+		return MAPREG_INVALID_PARAMETER;
+	const struct backend_ops *ops = backend_ops_of(resolved.backend);
+	mapreg_status status = ops->pool_create(&resolved, &pool);
+	if (status != MAPREG_OK)
+		return status;
+	pool->ops = ops;
+	pool->backend = resolved.backend;
+	pool->page_size = resolved.page_size;
+	atomic_init(&pool->caller_errors, 0);
+	*out = pool;
+	return MAPREG_OK;
+}
+
+mapreg_status mapreg_pool_destroy(mapreg_pool *pool)
+{
+	if (pool == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	return counted(pool, pool->ops->pool_destroy(pool));
+}
+
+mapreg_status mapreg_pool_grow(mapreg_pool *pool, uint32_t registers)
+{
+	struct grant_list granted = GRANT_LIST_INIT;
+
+	if (pool == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	if (registers > MAPREG_MAX_REGISTERS)
+		return caller_error(pool);
+	uint32_t current = pool->ops->pool_registers(pool);
+	if (registers < current)
+		return caller_error(pool);
+	if (registers == current)
+		return MAPREG_OK;
+	mapreg_status status = pool->ops->pool_grow(pool, registers, &granted);
+	dispatch_grants(&granted);			/* C25, C16 */
+	return counted(pool, status);
+}
+
+int mapreg_pool_backend(const mapreg_pool *pool)
+{
+	return pool == NULL ? -1 : (int)pool->backend;
+}
+
+mapreg_status mapreg_pool_get_stats(const mapreg_pool *pool, mapreg_pool_stats *out)
+{
+	if (pool == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	if (out == NULL)
+		return caller_error((struct mapreg_pool *)pool);
+	pool->ops->pool_stats(pool, out);
+	out->caller_errors = atomic_load_explicit(&pool->caller_errors, memory_order_relaxed);
+	return MAPREG_OK;
+}
+
+mapreg_status mapreg_adapter_create(mapreg_pool *pool, const mapreg_adapter_config *cfg,
+				    mapreg_adapter **out, uint32_t *max_map_registers)
+{
+	struct mapreg_adapter head, *adapter;
+
+	if (pool == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	if (out == NULL || check_adapter_config(pool, cfg, &head) != MAPREG_OK)
+		return caller_error(pool);
+	if (head.dispatch == MAPREG_DISPATCH_POLL) {
+		head.eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (head.eventfd < 0)
+			return MAPREG_NO_MEMORY;
+	}
+	mapreg_status status = pool->ops->adapter_create(pool, &head, &adapter);
+	if (status != MAPREG_OK) {
+		if (head.eventfd >= 0)
+			close(head.eventfd);
+		return counted(pool, status);
+	}
+	if (max_map_registers != NULL)
+		*max_map_registers = adapter->max_map_registers;
+	*out = adapter;
+	return MAPREG_OK;
+}
+
+mapreg_status mapreg_adapter_destroy(mapreg_adapter *adapter)
+{
+	if (adapter == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	struct mapreg_pool *pool = adapter->pool;
+	int fd = adapter->eventfd;
+	mapreg_status status = pool->ops->adapter_destroy(adapter);
+	if (status == MAPREG_OK && fd >= 0)
+		close(fd);
+	return counted(pool, status);
+}
+
+mapreg_status mapreg_transfer_init(mapreg_adapter *adapter, mapreg_transfer *xfer)
+{
+	if (adapter == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	if (xfer == NULL)
+		return caller_error(adapter->pool);
+	return counted(adapter->pool, xfer_init(adapter, xfer));
+}
+
+static void request_fill(struct request *req, struct mapreg_adapter *adapter, void *device,
+			 mapreg_transfer *xfer, uint32_t nregs, mapreg_control_fn fn,
+			 void *context)
+{
+	req->next = NULL;
+	req->adapter = adapter;
+	req->device = device;
+	req->fn = fn;
+	req->context = context;
+	req->xfer = xfer;
+	req->base = (mapreg_base){ 0, 0 };
+	req->nregs = nregs;
+}
+
+/*
+ * After a successful submit: run the routine now if the request was granted
+ * at submission (C6, C8), or leave it queued.  A synchronous call without a
+ * routine leaves the caller holding channel and registers (C8).
+ */
+static mapreg_status after_submit(struct request *req, bool granted, mapreg_base *base_out)
+{
+	mapreg_transfer *xfer = req->xfer;
+
+	if (!granted)
+		return MAPREG_OK;
+	if (base_out != NULL)
+		*base_out = req->base;
+	if (req->fn == NULL) {
+		xfer_finish(xfer);			/* C10: the sync call returned */
+		return MAPREG_OK;
+	}
+	dispatch_run_now(req);
+	return MAPREG_OK;
+}
+
+mapreg_status mapreg_allocate_channel(mapreg_adapter *adapter, void *device, uint32_t nregs,
+				      mapreg_control_fn fn, void *context)
+{
+	bool granted;
+
+	mapreg_status status = check_allocate(adapter, false, NULL, nregs, 0, fn, NULL);
+	if (status != MAPREG_OK)
+		return adapter == NULL ? status : counted(adapter->pool, status);
+	struct request *req = malloc(sizeof(*req));
+	if (req == NULL)
+		return MAPREG_NO_MEMORY;
+	request_fill(req, adapter, device, NULL, nregs, fn, context);
+	status = adapter->pool->ops->submit(adapter, req, false, &granted);
+	if (status != MAPREG_OK) {
+		free(req);
+		return status;
+	}
+	return after_submit(req, granted, NULL);
+}
+
+mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
+					 mapreg_transfer *xfer, uint32_t nregs, uint32_t flags,
+					 mapreg_control_fn fn, void *context,
+					 mapreg_base *base_out)
+{
+	bool sync = flags & MAPREG_SYNCHRONOUS_CALLBACK;
+	bool granted;
+
+	mapreg_status status = check_allocate(adapter, true, xfer, nregs, flags, fn, base_out);
+	if (status == MAPREG_OK)
+		status = xfer_begin_submit(adapter, xfer);
+	if (status != MAPREG_OK)
+		return adapter == NULL ? status : counted(adapter->pool, status);
+
+	struct request *req = &xfer_impl(xfer)->request;
+	request_fill(req, adapter, device, xfer, nregs, fn, context);
+	status = adapter->pool->ops->submit(adapter, req, sync, &granted);
+	if (status == MAPREG_INSUFFICIENT_RESOURCES)
+		xfer_finish(xfer);		/* committed, then refused (C8) */
+	if (status != MAPREG_OK)
+		return status;			/* CANCELLED left it IDLE already */
+	return after_submit(req, granted, base_out);
+}
+
+bool mapreg_cancel_channel(mapreg_adapter *adapter, void *device, mapreg_transfer *xfer)
+{
+	struct grant_list granted = GRANT_LIST_INIT;
+
+	if (!xfer_cancel_needs_backend(adapter, xfer))
+		return false;
+	if (!adapter->pool->ops->cancel(adapter, &xfer_impl(xfer)->request, &granted))
+		return false;
+	xfer_finish(xfer);				/* C10 */
+	dispatch_grants(&granted);			/* C16 */
+	return true;
+}
+
+mapreg_status mapreg_free_channel(mapreg_adapter *adapter)
+{
+	struct grant_list granted = GRANT_LIST_INIT;
+
+	if (adapter == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	mapreg_status status = adapter->pool->ops->free_channel(adapter, &granted);
+	dispatch_grants(&granted);
+	return counted(adapter->pool, status);
+}
+
+mapreg_status mapreg_free_map_registers(mapreg_adapter *adapter, mapreg_base base,
+					uint32_t nregs)
+{
+	struct grant_list granted = GRANT_LIST_INIT;
+
+	if (adapter == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	if (nregs == 0 || nregs != base.count)			/* C23 */
+		return caller_error(adapter->pool);
+	mapreg_status status = adapter->pool->ops->free_map_registers(adapter, base, &granted);
+	dispatch_grants(&granted);
+	return counted(adapter->pool, status);
+}
+
+mapreg_status mapreg_free_adapter_object(mapreg_adapter *adapter, mapreg_action action)
+{
+	struct grant_list granted = GRANT_LIST_INIT;
+
+	if (adapter == NULL)
+		return MAPREG_INVALID_PARAMETER;
+	if (!check_free_adapter_object_action(action))		/* C24 */
+		return caller_error(adapter->pool);
+	mapreg_status status = adapter->pool->ops->free_adapter_object(adapter, action, &granted);
+	dispatch_grants(&granted);
+	return counted(adapter->pool, status);
+}
+
+size_t mapreg_poll(mapreg_adapter *adapter, size_t max)
+{
+	if (adapter == NULL || adapter->dispatch != MAPREG_DISPATCH_POLL ||
+	    dispatch_in_routine_of(adapter))
+		return 0;
+	return dispatch_poll(adapter, max);
+}
+
+int mapreg_adapter_eventfd(mapreg_adapter *adapter)
+{
+	return adapter == NULL ? -1 : adapter->eventfd;
+}
+
+void adapter_eventfd_signal(const struct mapreg_adapter *adapter)
+{
+	uint64_t one = 1;
+
+	/* Cannot fail short of a counter at 2^64-2; EAGAIN would mean readable. */
+	while (write(adapter->eventfd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+void adapter_eventfd_drain(const struct mapreg_adapter *adapter)
+{
+	uint64_t count;
+
+	while (read(adapter->eventfd, &count, sizeof(count)) < 0 && errno == EINTR)
+		;
+}

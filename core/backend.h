@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seam between the shared API layer (api.c, check.c, transfer.c,
+ * dispatch.c) and a backend (locked.c; the lock-free core next to it).
+ *
+ * The API layer validates every argument, owns the transfer state machine
+ * (transfer.h) and runs routines (dispatch.h).  A backend owns registers,
+ * channels and queues: it decides who is granted, and hands granted
+ * requests back on a grant_list for the API layer to run.
+ *
+ * Ownership of a request (struct request):
+ *  - the API layer fills it, then passes it to ops->submit;
+ *  - from then on the backend owns it until it is granted (it sits on one
+ *    of the backend's queues) or cancelled (ops->cancel returned true);
+ *  - a granted request belongs to whoever runs its routine: the thread
+ *    that submitted it (granted at submission), a thread's trampoline
+ *    (inline dispatch) or the adapter's poll queue (poll dispatch, until
+ *    ops->poll_pop hands it out);
+ *  - after the routine, ops->complete applies the answer and must not
+ *    touch the request once it returns: its memory goes back to the caller
+ *    (an _ex transfer) or to free() (mapreg_allocate_channel).
+ */
+#ifndef MAPREG_BACKEND_H
+#define MAPREG_BACKEND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+
+#include <mapreg.h>
+
+struct backend_ops;
+
+/* What every backend's pool starts with. */
+struct mapreg_pool {
+	const struct backend_ops *ops;
+	mapreg_backend backend;			/* resolved: never DEFAULT */
+	uint32_t page_size;
+	/*
+	 * Counted by the API layer for every MAPREG_INVALID_PARAMETER it
+	 * returns and every bad answer (C19, C27).  Relaxed: a statistic that
+	 * orders nothing.
+	 */
+	atomic_uint_fast64_t caller_errors;
+};
+
+/* What every backend's adapter starts with; fixed after creation. */
+struct mapreg_adapter {
+	struct mapreg_pool *pool;
+	uint32_t id;				/* unique in its pool, never reused */
+	uint32_t max_map_registers;		/* resolved: never 0 */
+	mapreg_dispatch dispatch;
+	int eventfd;				/* poll adapters only, else -1 */
+};
+
+/* One request for a channel and nregs registers. */
+struct request {
+	struct cds_list_head link;		/* the backend's queues */
+	struct request *next;			/* grant lists */
+	struct mapreg_adapter *adapter;
+	void *device;
+	mapreg_control_fn fn;
+	void *context;
+	mapreg_transfer *xfer;			/* NULL: heap request, freed after */
+	mapreg_base base;			/* written when granted */
+	uint32_t nregs;
+	uint32_t state;				/* backend-owned */
+};
+
+/* Granted requests whose routines the API layer runs (inline dispatch). */
+struct grant_list {
+	struct request *head;
+	struct request *last;
+};
+
+#define GRANT_LIST_INIT { NULL, NULL }
+
+static inline void grant_list_append(struct grant_list *list, struct request *req)
+{
+	req->next = NULL;
+	if (list->head == NULL)
+		list->head = req;
+	else
+		list->last->next = req;
+	list->last = req;
+}
+
+/* Moves all of `from` to the end of `to`. */
+static inline void grant_list_splice(struct grant_list *to, struct grant_list *from)
+{
+	if (from->head == NULL)
+		return;
+	if (to->head == NULL)
+		to->head = from->head;
+	else
+		to->last->next = from->head;
+	to->last = from->last;
+	from->head = from->last = NULL;
+}
+
+static inline struct request *grant_list_pop(struct grant_list *list)
+{
+	struct request *req = list->head;
+
+	if (req != NULL)
+		list->head = req->next;
+	return req;
+}
+
+struct backend_ops {
+	mapreg_status (*pool_create)(const mapreg_pool_config *cfg, struct mapreg_pool **out);
+	mapreg_status (*pool_destroy)(struct mapreg_pool *pool);
+	/* Called with registers > the current size; grants go to `granted`. */
+	mapreg_status (*pool_grow)(struct mapreg_pool *pool, uint32_t registers,
+				   struct grant_list *granted);
+	uint32_t (*pool_registers)(const struct mapreg_pool *pool);
+	void (*pool_stats)(const struct mapreg_pool *pool, mapreg_pool_stats *out);
+
+	/*
+	 * Allocates the backend's adapter and fills its head from `head`
+	 * (id is the backend's to assign).  MAPREG_INVALID_PARAMETER if the
+	 * limit no longer fits the pool.
+	 */
+	mapreg_status (*adapter_create)(struct mapreg_pool *pool,
+					const struct mapreg_adapter *head,
+					struct mapreg_adapter **out);
+	mapreg_status (*adapter_destroy)(struct mapreg_adapter *adapter);
+
+	/*
+	 * Submits a checked request.  `sync`: grant now or fail with
+	 * MAPREG_INSUFFICIENT_RESOURCES.  Otherwise grant now or queue.  A
+	 * request with an xfer commits its transfer (xfer_commit_submit) at
+	 * the moment it becomes visible, returning MAPREG_CANCELLED if a
+	 * cancel marked it first.  A synchronous request commits before the
+	 * backend decides, so that MAPREG_INSUFFICIENT_RESOURCES leaves the
+	 * transfer BUSY for the API layer to finish.  *granted tells whether req->base is valid
+	 * and the caller now runs the routine (or, sync without a routine,
+	 * holds the channel: the backend records the hold).
+	 */
+	mapreg_status (*submit)(struct mapreg_adapter *adapter, struct request *req,
+				bool sync, bool *granted);
+	/* True if `req` was waiting and is now removed, holding nothing. */
+	bool (*cancel)(struct mapreg_adapter *adapter, struct request *req,
+		       struct grant_list *granted);
+	/* Applies a routine's (valid) answer. */
+	void (*complete)(struct request *req, mapreg_action action,
+			 struct grant_list *granted);
+
+	mapreg_status (*free_channel)(struct mapreg_adapter *adapter,
+				      struct grant_list *granted);
+	mapreg_status (*free_map_registers)(struct mapreg_adapter *adapter, mapreg_base base,
+					    struct grant_list *granted);
+	mapreg_status (*free_adapter_object)(struct mapreg_adapter *adapter,
+					     mapreg_action action,
+					     struct grant_list *granted);
+
+	/* Takes the oldest pending poll-mode grant of `adapter`, or NULL. */
+	struct request *(*poll_pop)(struct mapreg_adapter *adapter);
+};
+
+extern const struct backend_ops locked_backend_ops;
+
+/* Poll adapters' eventfd (C29): shared by the backends. */
+void adapter_eventfd_signal(const struct mapreg_adapter *adapter);
+void adapter_eventfd_drain(const struct mapreg_adapter *adapter);
+
+#endif /* MAPREG_BACKEND_H */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test-only fault injection.  The stress self-tests and the fuzzers must show
+ * that each of their checks catches the bug it exists for; these hooks plant
+ * those bugs.  They are compiled in only when MAPREG_FAULT_INJECTION is
+ * defined (the `mapreg_faulty` static library, never installed); in the real
+ * library FAULT() is the constant false and the hooks vanish.
+ */
+#ifndef MAPREG_FAULT_H
+#define MAPREG_FAULT_H
+
+enum mapreg_fault {
+	FAULT_CHANNEL_OVERTAKE,		/* C11: submit ignores the channel queue */
+	FAULT_REGISTER_OVERTAKE,	/* C12: take registers past waiters */
+	FAULT_LOST_WAKEUP,		/* C14: freeing a kept run serves nobody */
+	FAULT_DOUBLE_GRANT,		/* registers granted without being marked held */
+	FAULT_CANCEL_GRANTED,		/* C20: cancel claims a granted request */
+	FAULT_FOREIGN_FREE,		/* C23: free_map_registers skips the owner check */
+	FAULT_STATS_SKEW,		/* C27: a grant is not counted */
+	FAULT_COUNT
+};
+
+#ifdef MAPREG_FAULT_INJECTION
+#include <stdatomic.h>
+
+/* Bit i set: fault i is active.  Relaxed: tests set it while quiescent. */
+extern atomic_uint mapreg_fault_mask;
+void mapreg_fault_set(unsigned int mask);
+#define FAULT(which) \
+	((atomic_load_explicit(&mapreg_fault_mask, memory_order_relaxed) >> (which)) & 1u)
+#else
+#define FAULT(which) 0
+#endif
+
+#endif /* MAPREG_FAULT_H */

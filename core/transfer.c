@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transfer state machine: see transfer.h for the states and invariants.
+ *
+ * Memory orders.  `state` is the only word two threads fight over; every
+ * transition is a compare-and-swap, acq_rel, so that:
+ *  - the thread that wins SUBMITTING sees everything the previous owner wrote
+ *    into the embedded request before it released the transfer to IDLE (the
+ *    release store in xfer_finish pairs with that acquire);
+ *  - the BUSY published by commit carries the request's fields to a canceller
+ *    that reads BUSY (acquire), should a backend read them without a lock.
+ * `magic` and `adapter` change only at init, which a caller must not race
+ * with other calls on the same transfer other than cancel; they are atomics,
+ * relaxed except for magic's release/acquire, only so that such a race is
+ * defined behaviour (the loser sees an old or new binding, never a torn one).
+ */
+#include "transfer.h"
+
+#define XFER_MAGIC 0x6d61707265677866ull		/* "mapregxf" */
+
+static uint64_t xfer_magic(mapreg_transfer *xfer)
+{
+	return XFER_MAGIC ^ (uint64_t)(uintptr_t)xfer;
+}
+
+bool xfer_initialized(mapreg_transfer *xfer)
+{
+	if (xfer == NULL)
+		return false;
+	return atomic_load_explicit(&xfer_impl(xfer)->magic, memory_order_acquire) ==
+	       xfer_magic(xfer);
+}
+
+struct mapreg_adapter *xfer_adapter(mapreg_transfer *xfer)
+{
+	if (!xfer_initialized(xfer))
+		return NULL;
+	return atomic_load_explicit(&xfer_impl(xfer)->adapter, memory_order_relaxed);
+}
+
+static bool xfer_names_request(uint32_t state)
+{
+	return state == XFER_SUBMITTING || state == XFER_SUBMITTING_MARKED ||
+	       state == XFER_BUSY;
+}
+
+mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
+{
+	struct xfer_impl *impl = xfer_impl(xfer);
+
+	if (!xfer_initialized(xfer)) {
+		atomic_store_explicit(&impl->adapter, adapter, memory_order_relaxed);
+		atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_relaxed);
+		/* Release: whoever sees the magic sees adapter and state. */
+		atomic_store_explicit(&impl->magic, xfer_magic(xfer), memory_order_release);
+		return MAPREG_OK;
+	}
+	/*
+	 * Re-init: claim the transfer as if submitting, so that no submission
+	 * can start against the old binding while it changes, then release it
+	 * as IDLE, which also clears a cancel mark (C21).
+	 */
+	uint32_t state = atomic_load_explicit(&impl->state, memory_order_acquire);
+	do {
+		if (xfer_names_request(state))
+			return MAPREG_INVALID_PARAMETER;
+	} while (!atomic_compare_exchange_weak_explicit(&impl->state, &state, XFER_SUBMITTING,
+							memory_order_acq_rel,
+							memory_order_acquire));
+	atomic_store_explicit(&impl->adapter, adapter, memory_order_relaxed);
+	atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_release);
+	return MAPREG_OK;
+}
+
+mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
+{
+	struct xfer_impl *impl = xfer_impl(xfer);
+	uint32_t state = atomic_load_explicit(&impl->state, memory_order_acquire);
+
+	for (;;) {
+		uint32_t next;
+
+		if (state == XFER_IDLE)
+			next = XFER_SUBMITTING;
+		else if (state == XFER_MARKED)
+			next = XFER_IDLE;		/* C21: consume the mark */
+		else
+			return MAPREG_INVALID_PARAMETER;
+		if (atomic_compare_exchange_weak_explicit(&impl->state, &state, next,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			break;
+	}
+	if (state == XFER_MARKED)
+		return MAPREG_CANCELLED;
+	/* Re-check the binding now that no init can change it under us. */
+	if (atomic_load_explicit(&impl->adapter, memory_order_relaxed) != adapter) {
+		atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_release);
+		return MAPREG_INVALID_PARAMETER;
+	}
+	return MAPREG_OK;
+}
+
+bool xfer_commit_submit(mapreg_transfer *xfer)
+{
+	struct xfer_impl *impl = xfer_impl(xfer);
+	uint32_t expected = XFER_SUBMITTING;
+
+	if (atomic_compare_exchange_strong_explicit(&impl->state, &expected, XFER_BUSY,
+						    memory_order_acq_rel, memory_order_acquire))
+		return true;
+	/* Only a cancel can have moved it, to SUBMITTING_MARKED. */
+	atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_release);
+	return false;
+}
+
+void xfer_finish(mapreg_transfer *xfer)
+{
+	/* Release: the next submitter's acquire sees the request as we left it. */
+	atomic_store_explicit(&xfer_impl(xfer)->state, XFER_IDLE, memory_order_release);
+}
+
+bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
+{
+	struct xfer_impl *impl = xfer_impl(xfer);
+
+	if (adapter == NULL || xfer_adapter(xfer) != adapter)
+		return false;				/* C21: changes nothing */
+
+	uint32_t state = atomic_load_explicit(&impl->state, memory_order_acquire);
+	for (;;) {
+		uint32_t next;
+
+		if (state == XFER_BUSY)
+			return true;
+		if (state == XFER_IDLE)
+			next = XFER_MARKED;
+		else if (state == XFER_SUBMITTING)
+			next = XFER_SUBMITTING_MARKED;
+		else
+			return false;			/* already marked */
+		if (atomic_compare_exchange_weak_explicit(&impl->state, &state, next,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return false;
+	}
+}

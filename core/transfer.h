@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transfer (DMA transfer context) state machine, shared by all backends.
+ *
+ *            init                 cancel (C21)
+ *   (raw) --------> IDLE <------------------------> MARKED
+ *                   |  ^        next _ex: CANCELLED
+ *        _ex begins |  | routine returned / sync call returned /
+ *                   v  | cancel returned true (C10)
+ *               SUBMITTING ----commit----> BUSY
+ *                   |                        (backend owns the request)
+ *            cancel |
+ *                   v
+ *           SUBMITTING_MARKED --commit fails--> IDLE (_ex returns CANCELLED)
+ *
+ * Invariants:
+ *  - a transfer names a request exactly while it is SUBMITTING, SUBMITTING_MARKED
+ *    or BUSY, and then it is refused by _ex and by init (C9);
+ *  - only the thread that moved it to SUBMITTING moves it on to BUSY or back to
+ *    IDLE, and only the request's owner (routine runner, canceller that won,
+ *    synchronous caller) moves BUSY to IDLE: every other party only marks;
+ *  - a cancel that meets SUBMITTING linearizes before the submission: it marks,
+ *    returns false, and the submission returns MAPREG_CANCELLED at its commit.
+ *    So a cancel never returns false about a request that is then left
+ *    waiting (C20).
+ */
+#ifndef MAPREG_TRANSFER_H
+#define MAPREG_TRANSFER_H
+
+#include <stdatomic.h>
+
+#include "backend.h"
+
+enum xfer_state {
+	XFER_IDLE = 1,
+	XFER_MARKED,
+	XFER_SUBMITTING,
+	XFER_SUBMITTING_MARKED,
+	XFER_BUSY,
+};
+
+struct xfer_impl {
+	_Atomic uint64_t magic;			/* XFER_MAGIC ^ own address */
+	_Atomic(struct mapreg_adapter *) adapter;
+	_Atomic uint32_t state;			/* enum xfer_state */
+	struct request request;
+};
+
+_Static_assert(sizeof(struct xfer_impl) <= sizeof(mapreg_transfer),
+	       "mapreg_transfer is too small for struct xfer_impl");
+_Static_assert(_Alignof(struct xfer_impl) <= _Alignof(mapreg_transfer),
+	       "mapreg_transfer is under-aligned for struct xfer_impl");
+
+static inline struct xfer_impl *xfer_impl(mapreg_transfer *xfer)
+{
+	return (struct xfer_impl *)xfer;
+}
+
+/* Whether xfer was initialized (and not copied); false for NULL. */
+bool xfer_initialized(mapreg_transfer *xfer);
+/* The adapter xfer was initialized for; NULL if uninitialized. */
+struct mapreg_adapter *xfer_adapter(mapreg_transfer *xfer);
+
+mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
+
+/*
+ * Starts an _ex submission: MAPREG_OK (now SUBMITTING), MAPREG_CANCELLED (a
+ * mark was consumed), or MAPREG_INVALID_PARAMETER (foreign, or it still
+ * names a request).  The caller has checked that xfer is initialized.
+ */
+mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
+/*
+ * The submission's linearization point, called by the backend at the moment
+ * the request becomes visible to cancel: true and BUSY, or false and IDLE
+ * when a cancel marked it meanwhile (the submission returns CANCELLED).
+ */
+bool xfer_commit_submit(mapreg_transfer *xfer);
+/* The request named by xfer is over: xfer may be used again (C10). */
+void xfer_finish(mapreg_transfer *xfer);
+
+/*
+ * A cancel's first step: true if xfer is BUSY and the backend must try to
+ * remove its request; false if it was marked (or already marked), foreign or
+ * uninitialized, and the cancel returns false.
+ */
+bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
+
+#endif /* MAPREG_TRANSFER_H */
