@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rcu.h"
 #include "dispatch.h"
 #include "transfer.h"
 
@@ -19,6 +20,8 @@ static const struct backend_ops *backend_ops_of(mapreg_backend backend)
 	switch (backend) {
 	case MAPREG_BACKEND_LOCKED:
 		return &locked_backend_ops;
+	case MAPREG_BACKEND_LOCKFREE:
+		return &lockfree_backend_ops;
 	default:
 		return NULL;
 	}
@@ -78,6 +81,12 @@ mapreg_status mapreg_pool_grow(mapreg_pool *pool, uint32_t registers)
 	mapreg_status status = pool->ops->pool_grow(pool, registers, &granted);
 	dispatch_grants(&granted);			/* C25, C16 */
 	return counted(pool, status);
+}
+
+void mapreg_barrier(void)
+{
+	if (!dispatch_in_any_routine())
+		rcu_wait_for_callbacks();
 }
 
 int mapreg_pool_backend(const mapreg_pool *pool)
@@ -148,6 +157,8 @@ static void request_fill(struct request *req, struct mapreg_adapter *adapter, vo
 			 void *context)
 {
 	req->next = NULL;
+	atomic_store_explicit(&req->queued, NULL, memory_order_relaxed);
+	req->owned = false;
 	req->adapter = adapter;
 	req->device = device;
 	req->fn = fn;
@@ -162,40 +173,38 @@ static void request_fill(struct request *req, struct mapreg_adapter *adapter, vo
  * at submission (C6, C8), or leave it queued.  A synchronous call without a
  * routine leaves the caller holding channel and registers (C8).
  */
-static mapreg_status after_submit(struct request *req, bool granted, mapreg_base *base_out)
+static mapreg_status after_submit(struct request *req, bool granted, mapreg_base *base_out,
+				  struct grant_list *others)
 {
-	mapreg_transfer *xfer = req->xfer;
-
-	if (!granted)
-		return MAPREG_OK;
-	if (base_out != NULL)
-		*base_out = req->base;
-	if (req->fn == NULL) {
-		xfer_finish(xfer);			/* C10: the sync call returned */
-		return MAPREG_OK;
+	if (granted) {
+		if (base_out != NULL)
+			*base_out = req->base;
+		if (req->fn != NULL)
+			dispatch_run_now(req);
+		else
+			xfer_finish(req->xfer);		/* C10: the sync call returned */
 	}
-	dispatch_run_now(req);
+	dispatch_grants(others);
 	return MAPREG_OK;
 }
 
 mapreg_status mapreg_allocate_channel(mapreg_adapter *adapter, void *device, uint32_t nregs,
 				      mapreg_control_fn fn, void *context)
 {
+	struct grant_list others = GRANT_LIST_INIT;
+	struct request req;
 	bool granted;
 
 	mapreg_status status = check_allocate(adapter, false, NULL, nregs, 0, fn, NULL);
 	if (status != MAPREG_OK)
 		return adapter == NULL ? status : counted(adapter->pool, status);
-	struct request *req = malloc(sizeof(*req));
-	if (req == NULL)
-		return MAPREG_NO_MEMORY;
-	request_fill(req, adapter, device, NULL, nregs, fn, context);
-	status = adapter->pool->ops->submit(adapter, req, false, &granted);
+	request_fill(&req, adapter, device, NULL, nregs, fn, context);
+	status = adapter->pool->ops->submit(adapter, &req, false, &granted, &others);
 	if (status != MAPREG_OK) {
-		free(req);
+		dispatch_grants(&others);
 		return status;
 	}
-	return after_submit(req, granted, NULL);
+	return after_submit(&req, granted, NULL, &others);
 }
 
 mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
@@ -203,6 +212,7 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 					 mapreg_control_fn fn, void *context,
 					 mapreg_base *base_out)
 {
+	struct grant_list others = GRANT_LIST_INIT;
 	bool sync = flags & MAPREG_SYNCHRONOUS_CALLBACK;
 	bool granted;
 
@@ -214,12 +224,16 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 
 	struct request *req = &xfer_impl(xfer)->request;
 	request_fill(req, adapter, device, xfer, nregs, fn, context);
-	status = adapter->pool->ops->submit(adapter, req, sync, &granted);
+	status = adapter->pool->ops->submit(adapter, req, sync, &granted, &others);
 	if (status == MAPREG_INSUFFICIENT_RESOURCES)
 		xfer_finish(xfer);		/* committed, then refused (C8) */
-	if (status != MAPREG_OK)
-		return status;			/* CANCELLED left it IDLE already */
-	return after_submit(req, granted, base_out);
+	else if (status == MAPREG_NO_MEMORY)
+		xfer_abort_submit(xfer);	/* never committed */
+	if (status != MAPREG_OK) {		/* CANCELLED left it IDLE already */
+		dispatch_grants(&others);
+		return status;
+	}
+	return after_submit(req, granted, base_out, &others);
 }
 
 bool mapreg_cancel_channel(mapreg_adapter *adapter, void *device, mapreg_transfer *xfer)

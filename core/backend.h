@@ -9,16 +9,18 @@
  * requests back on a grant_list for the API layer to run.
  *
  * Ownership of a request (struct request):
- *  - the API layer fills it, then passes it to ops->submit;
- *  - from then on the backend owns it until it is granted (it sits on one
- *    of the backend's queues) or cancelled (ops->cancel returned true);
+ *  - the API layer fills one in the transfer (_ex) or on its own stack
+ *    (mapreg_allocate_channel) and passes it to ops->submit;
+ *  - granted at submission, it runs from there and ops->complete applies
+ *    its answer;
+ *  - to queue it, a backend may use the transfer's request in place only
+ *    while it is sure to be done with it before the transfer is reused
+ *    (C10); a stack request must be copied (`owned`, `queued`);
  *  - a granted request belongs to whoever runs its routine: the thread
- *    that submitted it (granted at submission), a thread's trampoline
- *    (inline dispatch) or the adapter's poll queue (poll dispatch, until
- *    ops->poll_pop hands it out);
- *  - after the routine, ops->complete applies the answer and must not
- *    touch the request once it returns: its memory goes back to the caller
- *    (an _ex transfer) or to free() (mapreg_allocate_channel).
+ *    that submitted it, a thread's trampoline (inline dispatch) or the
+ *    adapter's poll queue (poll dispatch, until ops->poll_pop hands it out);
+ *  - after the routine, ops->complete applies the answer and frees the
+ *    request if it is the backend's copy; it must not touch it afterwards.
  */
 #ifndef MAPREG_BACKEND_H
 #define MAPREG_BACKEND_H
@@ -63,10 +65,16 @@ struct request {
 	void *device;
 	mapreg_control_fn fn;
 	void *context;
-	mapreg_transfer *xfer;			/* NULL: heap request, freed after */
+	mapreg_transfer *xfer;			/* NULL for mapreg_allocate_channel */
 	mapreg_base base;			/* written when granted */
 	uint32_t nregs;
 	uint32_t state;				/* backend-owned */
+	/*
+	 * While a request waits, a backend may keep it in memory of its own
+	 * (a copy): `queued` then points to that copy, for cancel to find.
+	 */
+	_Atomic(struct request *) queued;
+	bool owned;				/* a backend's copy: it frees it */
 };
 
 /* Granted requests whose routines the API layer runs (inline dispatch). */
@@ -137,10 +145,12 @@ struct backend_ops {
 	 * backend decides, so that MAPREG_INSUFFICIENT_RESOURCES leaves the
 	 * transfer BUSY for the API layer to finish.  *granted tells whether req->base is valid
 	 * and the caller now runs the routine (or, sync without a routine,
-	 * holds the channel: the backend records the hold).
+	 * holds the channel: the backend records the hold).  Other requests
+	 * a submission happens to grant (a channel it took and gave back)
+	 * go to `others`.
 	 */
 	mapreg_status (*submit)(struct mapreg_adapter *adapter, struct request *req,
-				bool sync, bool *granted);
+				bool sync, bool *granted, struct grant_list *others);
 	/* True if `req` was waiting and is now removed, holding nothing. */
 	bool (*cancel)(struct mapreg_adapter *adapter, struct request *req,
 		       struct grant_list *granted);
@@ -161,6 +171,7 @@ struct backend_ops {
 };
 
 extern const struct backend_ops locked_backend_ops;
+extern const struct backend_ops lockfree_backend_ops;
 
 /* Poll adapters' eventfd (C29): shared by the backends. */
 void adapter_eventfd_signal(const struct mapreg_adapter *adapter);

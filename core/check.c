@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
 #include "check.h"
 #include "dispatch.h"
 #include "transfer.h"
@@ -6,6 +9,16 @@
 bool is_power_of_two(uint64_t x)
 {
 	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* MAPREG_BACKEND=locked|lockfree in the environment picks DEFAULT's meaning. */
+static mapreg_backend default_backend(void)
+{
+	const char *name = getenv("MAPREG_BACKEND");
+
+	if (name != NULL && strcmp(name, "locked") == 0)
+		return MAPREG_BACKEND_LOCKED;
+	return MAPREG_BACKEND_LOCKFREE;
 }
 
 mapreg_status check_pool_config(const mapreg_pool_config *cfg, mapreg_pool_config *resolved)
@@ -21,11 +34,11 @@ mapreg_status check_pool_config(const mapreg_pool_config *cfg, mapreg_pool_confi
 		return MAPREG_INVALID_PARAMETER;
 	switch (resolved->backend) {
 	case MAPREG_BACKEND_DEFAULT:
-		resolved->backend = MAPREG_BACKEND_LOCKED;
+		resolved->backend = default_backend();
 		return MAPREG_OK;
 	case MAPREG_BACKEND_LOCKED:
+	case MAPREG_BACKEND_LOCKFREE:
 		return MAPREG_OK;
-	case MAPREG_BACKEND_LOCKFREE:		/* not built yet */
 	default:
 		return MAPREG_INVALID_PARAMETER;
 	}

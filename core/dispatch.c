@@ -9,8 +9,6 @@
  *    on this thread; it is empty whenever depth is 0.
  * All of it is thread-local: no atomics, no locks.
  */
-#include <stdlib.h>
-
 #include "dispatch.h"
 #include "transfer.h"
 
@@ -33,6 +31,11 @@ bool dispatch_in_routine_of(const struct mapreg_adapter *adapter)
 		if (f->adapter == adapter)
 			return true;
 	return false;
+}
+
+bool dispatch_in_any_routine(void)
+{
+	return self.frames != NULL;
 }
 
 static bool action_is_valid(mapreg_action action)
@@ -60,8 +63,6 @@ static void run_routine(struct request *req)
 	adapter->pool->ops->complete(req, action, &granted);
 	if (xfer != NULL)
 		xfer_finish(xfer);			/* C10 */
-	else
-		free(req);
 	grant_list_splice(&self.pending, &granted);
 }
 

@@ -17,6 +17,12 @@ enum mapreg_fault {
 	FAULT_CANCEL_GRANTED,		/* C20: cancel claims a granted request */
 	FAULT_FOREIGN_FREE,		/* C23: free_map_registers skips the owner check */
 	FAULT_STATS_SKEW,		/* C27: a grant is not counted */
+	/*
+	 * Not a bug: the lock-free backend skips its magazines and per-CPU
+	 * hints, so that it places runs first-fit exactly as the locked one
+	 * does, for the differential test.
+	 */
+	FAULT_PLAIN_FIRST_FIT,
 	FAULT_COUNT
 };
 

@@ -63,7 +63,7 @@ struct locked_pool {
 };
 
 struct locked_adapter {
-	struct mapreg_adapter head;
+	struct mapreg_adapter head __attribute__((aligned(64)));
 	enum channel_state channel;
 	mapreg_base holder_base;	/* CHANNEL_KEPT and CHANNEL_SYNC */
 	uint32_t runs_kept;		/* runs left to the caller, not yet freed */
@@ -327,10 +327,12 @@ static mapreg_status locked_adapter_create(struct mapreg_pool *head,
 					   struct mapreg_adapter **out)
 {
 	struct locked_pool *pool = pool_of(head);
-	struct locked_adapter *adapter = calloc(1, sizeof(*adapter));
+	/* Cache-line aligned, as the lock-free backend's: a fair baseline. */
+	struct locked_adapter *adapter = aligned_alloc(64, sizeof(*adapter));
 
 	if (adapter == NULL)
 		return MAPREG_NO_MEMORY;
+	memset(adapter, 0, sizeof(*adapter));
 	adapter->head = *fields;
 	adapter->channel = CHANNEL_FREE;
 	CDS_INIT_LIST_HEAD(&adapter->channel_waiters);
@@ -364,14 +366,34 @@ static mapreg_status locked_adapter_destroy(struct mapreg_adapter *head)
 
 /* Requests. */
 
+/*
+ * A request that will wait must outlive its submitter: the transfer's own
+ * request does (C10), one on mapreg_allocate_channel's stack is copied.
+ */
+static struct request *request_to_queue(struct request *req)
+{
+	if (req->xfer != NULL)
+		return req;
+	struct request *copy = malloc(sizeof(*copy));
+	if (copy != NULL) {
+		*copy = *req;
+		copy->owned = true;
+	}
+	return copy;
+}
+
 static mapreg_status locked_submit(struct mapreg_adapter *head, struct request *req,
-				   bool sync, bool *granted)
+				   bool sync, bool *granted, struct grant_list *others)
 {
 	struct locked_pool *pool = pool_of_adapter(head);
 	struct locked_adapter *adapter = adapter_of(head);
 	mapreg_status status = MAPREG_OK;
+	struct request *copy = NULL;
 
 	*granted = false;
+	/* Copy before locking; a copy the grant does not need is dropped. */
+	if (!sync && req->xfer == NULL && (copy = request_to_queue(req)) == NULL)
+		return MAPREG_NO_MEMORY;
 	pthread_mutex_lock(&pool->lock);
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 		pthread_mutex_unlock(&pool->lock);
@@ -397,13 +419,17 @@ static mapreg_status locked_submit(struct mapreg_adapter *head, struct request *
 		status = MAPREG_INSUFFICIENT_RESOURCES;
 	} else if (channel_free) {
 		adapter->channel = CHANNEL_REQUEST;
-		wait_for_registers(pool, req);
+		wait_for_registers(pool, copy ? copy : req);
+		copy = NULL;
 	} else {
+		req = copy ? copy : req;
+		copy = NULL;
 		req->state = RS_WAIT_CHANNEL;
 		pool->waiting_channel++;
 		cds_list_add_tail(&req->link, &adapter->channel_waiters);
 	}
 	pthread_mutex_unlock(&pool->lock);
+	free(copy);
 	return status;
 }
 
@@ -462,6 +488,8 @@ static void locked_complete(struct request *req, mapreg_action action,
 		break;
 	}
 	pthread_mutex_unlock(&pool->lock);
+	if (req->owned)
+		free(req);
 }
 
 /* Freeing. */

@@ -114,6 +114,16 @@ bool xfer_commit_submit(mapreg_transfer *xfer)
 	return false;
 }
 
+void xfer_abort_submit(mapreg_transfer *xfer)
+{
+	struct xfer_impl *impl = xfer_impl(xfer);
+	uint32_t expected = XFER_SUBMITTING;
+
+	if (!atomic_compare_exchange_strong_explicit(&impl->state, &expected, XFER_IDLE,
+						     memory_order_acq_rel, memory_order_acquire))
+		atomic_store_explicit(&impl->state, XFER_MARKED, memory_order_release);
+}
+
 void xfer_finish(mapreg_transfer *xfer)
 {
 	/* Release: the next submitter's acquire sees the request as we left it. */

@@ -75,6 +75,11 @@ mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer 
  * when a cancel marked it meanwhile (the submission returns CANCELLED).
  */
 bool xfer_commit_submit(mapreg_transfer *xfer);
+/*
+ * A submission that failed before its commit (MAPREG_NO_MEMORY) changes
+ * nothing: SUBMITTING -> IDLE, and a mark a cancel left meanwhile stays.
+ */
+void xfer_abort_submit(mapreg_transfer *xfer);
 /* The request named by xfer is over: xfer may be used again (C10). */
 void xfer_finish(mapreg_transfer *xfer);
 

@@ -64,9 +64,9 @@ typedef enum mapreg_dispatch {
 
 /* Which implementation serves a pool. */
 typedef enum mapreg_backend {
-	MAPREG_BACKEND_DEFAULT,		/* the best available: LOCKED for now */
+	MAPREG_BACKEND_DEFAULT,		/* LOCKFREE; MAPREG_BACKEND=locked overrides */
 	MAPREG_BACKEND_LOCKED,		/* one mutex, bitmap and FIFO lists */
-	MAPREG_BACKEND_LOCKFREE,	/* not built yet: MAPREG_INVALID_PARAMETER */
+	MAPREG_BACKEND_LOCKFREE,	/* per-CPU caches, atomics, RCU */
 } mapreg_backend;
 
 /* MapRegisterBase: one contiguous run of registers. */
@@ -292,6 +292,14 @@ uint32_t mapreg_transfer_registers(uintptr_t address, size_t length, uint32_t pa
 
 /* The backend actually serving `pool` (DEFAULT resolved); -1 for NULL. */
 int mapreg_pool_backend(const mapreg_pool *pool);
+
+/*
+ * The lock-free backend frees request memory and replaced register maps
+ * only after an RCU grace period, on liburcu's call_rcu thread.  This waits
+ * until everything deferred so far has been freed: for leak checkers and
+ * tests that count memory.  Must not be called from a control routine.
+ */
+void mapreg_barrier(void);
 
 #ifdef __cplusplus
 }

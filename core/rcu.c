@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* RCU glue: lazy thread registration and annotated deferred frees; see rcu.h. */
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "rcu.h"
+
+#ifdef MAPREG_TSAN
+char rcu_tsan_gp;
+#endif
+
+__thread bool rcu_thread_online;
+
+static pthread_key_t rcu_thread_key;
+static pthread_once_t rcu_thread_key_once = PTHREAD_ONCE_INIT;
+
+static void rcu_thread_exit(void *unused)
+{
+	urcu_memb_unregister_thread();
+	rcu_thread_online = false;
+}
+
+static void rcu_thread_key_create(void)
+{
+	pthread_key_create(&rcu_thread_key, rcu_thread_exit);
+}
+
+void rcu_thread_online_slow(void)
+{
+	pthread_once(&rcu_thread_key_once, rcu_thread_key_create);
+	urcu_memb_register_thread();
+	/* Any non-NULL value makes the destructor run at thread exit. */
+	pthread_setspecific(rcu_thread_key, &rcu_thread_key);
+	rcu_thread_online = true;
+}
+
+void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head))
+{
+	if (caa_unlikely(!rcu_thread_online))
+		rcu_thread_online_slow();
+	urcu_memb_call_rcu(head, free_fn);
+}
+
+void rcu_wait_for_callbacks(void)
+{
+	if (caa_unlikely(!rcu_thread_online))
+		rcu_thread_online_slow();
+	urcu_memb_barrier();
+}

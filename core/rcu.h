@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RCU glue: the one place that knows which liburcu flavour mapreg uses, how
+ * threads get registered, and how ThreadSanitizer is told about the
+ * happens-before that RCU and cds_wfcq provide.
+ *
+ * Flavour: memb (membarrier-based).  Read side: two thread-local stores and a
+ * compiler barrier with _LGPL_SOURCE; the writer pays sys_membarrier.  Readers
+ * must be registered, and C28 forbids asking callers to: rcu_enter() registers
+ * a thread on its first use and a pthread key destructor unregisters it when
+ * the thread exits.
+ *
+ * TSan (see shared/TOOLCHAIN.md): liburcu 0.13's atomics are inline assembly
+ * that TSan cannot see.  We annotate the edges RCU guarantees, on one object
+ * for the whole program (rcu_tsan_gp):
+ *  - every read-side unlock releases it, every grace-period end (after
+ *    synchronize_rcu, at the top of a call_rcu callback) acquires it: so the
+ *    reclaimer is ordered after every reader that could see the object;
+ *  - a node is released before cds_wfcq enqueue and acquired after dequeue.
+ * With `_LGPL_SOURCE` off in TSan builds (meson does that), nothing else of
+ * liburcu's needs suppressing.
+ */
+#ifndef MAPREG_RCU_H
+#define MAPREG_RCU_H
+
+#if defined(__SANITIZE_THREAD__)
+#define MAPREG_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MAPREG_TSAN 1
+#endif
+#endif
+
+#include <urcu/urcu-memb.h>
+#include <urcu/wfcqueue.h>
+
+#ifdef MAPREG_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+extern char rcu_tsan_gp;
+#define tsan_acquire(addr) __tsan_acquire((void *)(addr))
+#define tsan_release(addr) __tsan_release((void *)(addr))
+#else
+#define tsan_acquire(addr) ((void)(addr))
+#define tsan_release(addr) ((void)(addr))
+#endif
+
+/* Registers this thread with RCU once (C28). */
+void rcu_thread_online_slow(void);
+extern __thread bool rcu_thread_online;
+
+static inline void rcu_enter(void)
+{
+	if (caa_unlikely(!rcu_thread_online))
+		rcu_thread_online_slow();
+	urcu_memb_read_lock();
+}
+
+static inline void rcu_leave(void)
+{
+#ifdef MAPREG_TSAN
+	tsan_release(&rcu_tsan_gp);
+#endif
+	urcu_memb_read_unlock();
+}
+
+/* Waits for every reader that could see what was unpublished before. */
+static inline void rcu_wait_for_readers(void)
+{
+	urcu_memb_synchronize_rcu();
+#ifdef MAPREG_TSAN
+	tsan_acquire(&rcu_tsan_gp);
+#endif
+}
+
+/* Frees `head`'s container after a grace period (see rcu.c). */
+void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head));
+
+/* Waits until every rcu_free_later() so far has run (mapreg_barrier). */
+void rcu_wait_for_callbacks(void);
+
+/* For call_rcu callbacks: the grace period has ended. */
+static inline void rcu_grace_period_ended(void)
+{
+#ifdef MAPREG_TSAN
+	tsan_acquire(&rcu_tsan_gp);
+#endif
+}
+
+/* cds_wfcq with the hand-off annotated: see above. */
+static inline void wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_tail *tail,
+				struct cds_wfcq_node *node)
+{
+	cds_wfcq_node_init(node);
+	tsan_release(node);
+	cds_wfcq_enqueue(head, tail, node);
+}
+
+/*
+ * Single-consumer dequeue: the caller holds whatever token makes it the only
+ * dequeuer of this queue.  NULL when empty, CDS_WFCQ_WOULDBLOCK when an
+ * enqueuer is between its two steps (it will notice the queue on its own).
+ */
+static inline struct cds_wfcq_node *wfcq_dequeue(struct __cds_wfcq_head *head,
+						 struct cds_wfcq_tail *tail)
+{
+	struct cds_wfcq_node *node = __cds_wfcq_dequeue_nonblocking(head, tail);
+
+	if (node != NULL && node != CDS_WFCQ_WOULDBLOCK)
+		tsan_acquire(node);
+	return node;
+}
+
+#endif /* MAPREG_RCU_H */
