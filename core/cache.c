@@ -6,18 +6,27 @@
  */
 #include "cache.h"
 
+enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_FLUSH_WANTED };
+
 static bool guard_take(struct cpu_cache *cache)
 {
-	unsigned int free_guard = 0;
+	unsigned int free_guard = GUARD_FREE;
 
-	return atomic_compare_exchange_strong_explicit(&cache->guard, &free_guard, 1,
+	/* Acquire: we see the magazines as the last holder left them. */
+	return atomic_compare_exchange_strong_explicit(&cache->guard, &free_guard, GUARD_TAKEN,
 						       memory_order_acquire,
 						       memory_order_relaxed);
 }
 
-static void guard_drop(struct cpu_cache *cache)
+/*
+ * Lets go; true if a drainer asked for a flush meanwhile.  An exchange, not a
+ * store, so that the request and the release are one step (no Dekker pair);
+ * release: our magazine changes happen before the next holder's take.
+ */
+static bool guard_drop(struct cpu_cache *cache)
 {
-	atomic_store_explicit(&cache->guard, 0, memory_order_release);
+	return atomic_exchange_explicit(&cache->guard, GUARD_FREE, memory_order_acq_rel) ==
+	       GUARD_FLUSH_WANTED;
 }
 
 static void cached_add(struct cpu_cache *cache, int32_t delta)
@@ -28,8 +37,48 @@ static void cached_add(struct cpu_cache *cache, int32_t delta)
 	atomic_store_explicit(&cache->cached, now + (uint32_t)delta, memory_order_relaxed);
 }
 
-bool cache_take(struct cpu_cache *cache, uint32_t count, uint32_t *first)
+/* With the guard held: every run back to the bitmap. */
+static uint32_t flush_held(struct cpu_cache *cache, struct regmap *map)
 {
+	uint32_t moved = atomic_load_explicit(&cache->cached, memory_order_relaxed);
+
+	for (uint32_t class = 0; class < CACHE_CLASSES; class++) {
+		while (cache->depth[class] > 0)
+			regmap_release(map, cache->runs[class][--cache->depth[class]], class + 1);
+	}
+	atomic_store_explicit(&cache->cached, 0, memory_order_relaxed);
+	return moved;
+}
+
+uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map)
+{
+	for (;;) {
+		if (guard_take(cache)) {
+			uint32_t moved = flush_held(cache, map);
+			guard_drop(cache);	/* a request made meanwhile: served */
+			return moved;
+		}
+		unsigned int taken = GUARD_TAKEN;
+		if (atomic_compare_exchange_strong_explicit(&cache->guard, &taken,
+							    GUARD_FLUSH_WANTED,
+							    memory_order_relaxed,
+							    memory_order_relaxed) ||
+		    taken == GUARD_FLUSH_WANTED)
+			return 0;	/* its holder flushes as it lets go */
+		/* It was let go between our two tries: each retry means progress. */
+	}
+}
+
+/* Lets go, and does the flush a drainer asked for meanwhile. */
+static uint32_t guard_drop_and_flush(struct cpu_cache *cache, struct regmap *map)
+{
+	return guard_drop(cache) ? cache_flush(cache, map) : 0;
+}
+
+bool cache_take(struct cpu_cache *cache, struct regmap *map, uint32_t count, uint32_t *first,
+		uint32_t *moved)
+{
+	*moved = 0;
 	if (count > CACHE_CLASSES || !guard_take(cache))
 		return false;
 	uint8_t *depth = &cache->depth[count - 1];
@@ -38,12 +87,14 @@ bool cache_take(struct cpu_cache *cache, uint32_t count, uint32_t *first)
 		*first = cache->runs[count - 1][--*depth];
 		cached_add(cache, -(int32_t)count);
 	}
-	guard_drop(cache);
+	*moved = guard_drop_and_flush(cache, map);
 	return hit;
 }
 
-bool cache_put(struct cpu_cache *cache, uint32_t first, uint32_t count)
+bool cache_put(struct cpu_cache *cache, struct regmap *map, uint32_t first, uint32_t count,
+	       uint32_t *moved)
 {
+	*moved = 0;
 	if (count > CACHE_CLASSES || !guard_take(cache))
 		return false;
 	uint8_t *depth = &cache->depth[count - 1];
@@ -54,19 +105,6 @@ bool cache_put(struct cpu_cache *cache, uint32_t first, uint32_t count)
 		cache->runs[count - 1][(*depth)++] = first;
 		cached_add(cache, (int32_t)count);
 	}
-	guard_drop(cache);
+	*moved = guard_drop_and_flush(cache, map);
 	return kept;
-}
-
-bool cache_flush(struct cpu_cache *cache, struct regmap *map)
-{
-	if (!guard_take(cache))
-		return false;
-	for (uint32_t class = 0; class < CACHE_CLASSES; class++) {
-		while (cache->depth[class] > 0)
-			regmap_release(map, cache->runs[class][--cache->depth[class]], class + 1);
-	}
-	atomic_store_explicit(&cache->cached, 0, memory_order_relaxed);
-	guard_drop(cache);
-	return true;
 }

@@ -14,11 +14,15 @@
  * No stranding (C13):
  *  - a cache holds at most `limit` registers (a quarter of the pool shared
  *    among the CPUs) and accepts nothing while anyone waits for registers;
- *  - a waiter that does not fit drains every cache it can take
- *    (cache_flush), and a cache it could not take is flushed by its holder:
- *    cache_put re-checks for waiters after it lets go of the guard (the
- *    waiter counts itself before draining: the two sides are a Dekker pair
- *    with a full fence each, so one of them sees the other).
+ *  - a waiter's serving round drains every cache (cache_flush).  A cache
+ *    whose guard is taken is not skipped silently: the drainer turns the
+ *    guard from TAKEN into FLUSH_WANTED, in the same word, and the holder's
+ *    release (an exchange) sees it and flushes, reporting what it moved so
+ *    that its caller asks for a serving round;
+ *  - a run put into a cache after a waiter's round drained it: the put's
+ *    guard take reads the FREE that round's release wrote, so the put
+ *    happens after the waiter counted itself and sees it (cache_put's
+ *    caller re-checks, and flushes).
  *
  * Invariant: `cached` equals the registers in the magazines, except while
  * the guard is held.
@@ -36,7 +40,7 @@
 #define CACHE_DEPTH 8u		/* runs per class */
 
 struct cpu_cache {
-	atomic_uint guard;			/* 0 free, 1 taken */
+	atomic_uint guard;			/* enum guard_state (cache.c) */
 	_Atomic uint32_t cached;		/* registers in the magazines */
 	_Atomic uint32_t limit;			/* most it may hold */
 	uint8_t depth[CACHE_CLASSES];
@@ -45,11 +49,19 @@ struct cpu_cache {
 	atomic_uint_fast64_t grants, sync_failures, cancels;
 } __attribute__((aligned(64)));
 
-/* Takes a cached run of exactly `count` registers; false on a miss. */
-bool cache_take(struct cpu_cache *cache, uint32_t count, uint32_t *first);
+/*
+ * Takes a cached run of exactly `count` registers; false on a miss.  *moved:
+ * registers a drainer's request made this call flush to `map`.
+ */
+bool cache_take(struct cpu_cache *cache, struct regmap *map, uint32_t count, uint32_t *first,
+		uint32_t *moved);
 /* Keeps a run; false if it does not fit (size, depth, limit, guard taken). */
-bool cache_put(struct cpu_cache *cache, uint32_t first, uint32_t count);
-/* Returns every cached run to `map`; false if the guard was taken. */
-bool cache_flush(struct cpu_cache *cache, struct regmap *map);
+bool cache_put(struct cpu_cache *cache, struct regmap *map, uint32_t first, uint32_t count,
+	       uint32_t *moved);
+/*
+ * Returns every cached run to `map` and says how many registers moved, or,
+ * if the guard is taken, asks its holder to (and returns 0).
+ */
+uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map);
 
 #endif /* MAPREG_CACHE_H */

@@ -85,6 +85,8 @@ void dispatch_run_now(struct request *req)
 
 void dispatch_grants(struct grant_list *granted)
 {
+	if (granted->head == NULL)
+		return;		/* the common case: touch no thread-local state */
 	grant_list_splice(&self.pending, granted);
 	if (self.depth > 0)
 		return;		/* an outer loop on this thread runs them (C17) */

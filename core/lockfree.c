@@ -192,22 +192,6 @@ static struct regmap *map_of(struct lf_pool *pool)
 
 /* Registers. */
 
-/* Own CPU's magazine, then the bitmap, then the bitmap after draining every cache. */
-static uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count)
-{
-	uint32_t first;
-
-	if (!FAULT(FAULT_PLAIN_FIRST_FIT) && cache_take(this_cpu_cache(pool), count, &first))
-		return first;
-	uint32_t hint = FAULT(FAULT_PLAIN_FIRST_FIT) ? 0 : this_cpu_hint(pool, map);
-	first = regmap_claim(map, count, hint);
-	if (first != REGMAP_NONE)
-		return first;
-	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
-		cache_flush(&pool->caches[cpu], map);
-	return regmap_claim(map, count, hint);
-}
-
 static bool anyone_waits_for_registers(struct lf_pool *pool)
 {
 	return atomic_load_explicit(&pool->waiting_registers, memory_order_relaxed) > 0;
@@ -215,20 +199,53 @@ static bool anyone_waits_for_registers(struct lf_pool *pool)
 
 static void serve(struct lf_pool *pool, struct grant_list *granted);
 
+/*
+ * Own CPU's magazine, then the bitmap, then the bitmap after draining every
+ * magazine.  A drain that moved registers may be the one a waiter's round
+ * could not do (it found a magazine's guard taken by us): so it asks for a
+ * round if anyone waits (C13).  In the serving thread itself that only
+ * makes it serve once more.
+ */
+static uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
+				struct grant_list *granted)
+{
+	uint32_t first = REGMAP_NONE, moved = 0;
+
+	if (FAULT(FAULT_PLAIN_FIRST_FIT) ||
+	    !cache_take(this_cpu_cache(pool), map, count, &first, &moved)) {
+		uint32_t hint = FAULT(FAULT_PLAIN_FIRST_FIT) ? 0 : this_cpu_hint(pool, map);
+
+		first = regmap_claim(map, count, hint);
+		if (first == REGMAP_NONE) {
+			for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
+				moved += cache_flush(&pool->caches[cpu], map);
+			first = regmap_claim(map, count, hint);
+		}
+	}
+	if (moved != 0) {
+		atomic_thread_fence(memory_order_seq_cst);	/* as registers_return */
+		if (anyone_waits_for_registers(pool))
+			serve(pool, granted);
+	}
+	return first;
+}
+
 /* Gives a run back: to this CPU's magazine unless someone waits (C13). */
 static void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
 			     struct grant_list *granted)
 {
+	uint32_t moved = 0;
+
 	if (base.count == 0)
 		return;
 	if (!anyone_waits_for_registers(pool) && !FAULT(FAULT_PLAIN_FIRST_FIT) &&
-	    cache_put(this_cpu_cache(pool), base.first, base.count)) {
+	    cache_put(this_cpu_cache(pool), map, base.first, base.count, &moved)) {
 		/*
-		 * Dekker pair with a waiter that counted itself and then failed
-		 * to take this cache's guard: one of us sees the other.
+		 * A waiter that drained this cache before our put counted
+		 * itself before that drain, and our guard take acquired its
+		 * release: we see it here (cache.h), and drain the cache again.
 		 */
-		atomic_thread_fence(memory_order_seq_cst);
-		if (!anyone_waits_for_registers(pool))
+		if (moved == 0 && !anyone_waits_for_registers(pool))
 			return;
 		cache_flush(this_cpu_cache(pool), map);
 	} else {
@@ -279,7 +296,7 @@ static void serve_register_waiters(struct lf_pool *pool, struct grant_list *gran
 			head = pool->register_head = node_of_queue(qnode);
 		}
 		if (node_state(head) == NS_WAIT_REGISTERS) {
-			uint32_t first = registers_claim(pool, map, head->request.nregs);
+			uint32_t first = registers_claim(pool, map, head->request.nregs, granted);
 			if (first == REGMAP_NONE)
 				return;
 			if (node_move(head, NS_WAIT_REGISTERS, NS_GRANTED)) {
@@ -691,7 +708,7 @@ static mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req,
 		first = 0;
 	else if (holds_channel &&
 		 (!anyone_waits_for_registers(pool) || FAULT(FAULT_REGISTER_OVERTAKE)))
-		first = registers_claim(pool, map_of(pool), req->nregs);	/* C12 */
+		first = registers_claim(pool, map_of(pool), req->nregs, others);	/* C12 */
 	req->base = (mapreg_base){ first, req->nregs };
 
 	if (first != REGMAP_NONE) {
