@@ -137,6 +137,9 @@ mapreg_status mapreg_adapter_destroy(mapreg_adapter *adapter)
 		return MAPREG_INVALID_PARAMETER;
 	struct mapreg_pool *pool = adapter->pool;
 	int fd = adapter->eventfd;
+	/* This thread is polling it, further up: it would be used after free. */
+	if (dispatch_polling(adapter))
+		return MAPREG_BUSY;
 	mapreg_status status = pool->ops->adapter_destroy(adapter);
 	if (status == MAPREG_OK && fd >= 0)
 		close(fd);
@@ -159,6 +162,7 @@ static void request_fill(struct request *req, struct mapreg_adapter *adapter, vo
 	req->next = NULL;
 	atomic_store_explicit(&req->queued, NULL, memory_order_relaxed);
 	req->owned = false;
+	req->generation = 0;
 	req->adapter = adapter;
 	req->device = device;
 	req->fn = fn;
@@ -216,14 +220,17 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 	bool sync = flags & MAPREG_SYNCHRONOUS_CALLBACK;
 	bool granted;
 
+	uint32_t generation = 0;
 	mapreg_status status = check_allocate(adapter, true, xfer, nregs, flags, fn, base_out);
 	if (status == MAPREG_OK)
-		status = xfer_begin_submit(adapter, xfer);
+		status = xfer_begin_submit(adapter, xfer, &generation);
 	if (status != MAPREG_OK)
 		return adapter == NULL ? status : counted(adapter->pool, status);
 
 	struct request *req = &xfer_impl(xfer)->request;
 	request_fill(req, adapter, device, xfer, nregs, fn, context);
+	/* Relaxed atomic: a stale cancel may read it (locked.c). */
+	__atomic_store_n(&req->generation, generation, __ATOMIC_RELAXED);
 	status = adapter->pool->ops->submit(adapter, req, sync, &granted, &others);
 	if (status == MAPREG_INSUFFICIENT_RESOURCES)
 		xfer_finish(xfer);		/* committed, then refused (C8) */
@@ -239,10 +246,12 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 bool mapreg_cancel_channel(mapreg_adapter *adapter, void *device, mapreg_transfer *xfer)
 {
 	struct grant_list granted = GRANT_LIST_INIT;
+	uint32_t generation;
 
-	if (!xfer_cancel_needs_backend(adapter, xfer))
+	if (!xfer_cancel_needs_backend(adapter, xfer, &generation))
 		return false;
-	if (!adapter->pool->ops->cancel(adapter, &xfer_impl(xfer)->request, &granted))
+	if (!adapter->pool->ops->cancel(adapter, &xfer_impl(xfer)->request, generation,
+					&granted))
 		return false;
 	xfer_finish(xfer);				/* C10 */
 	dispatch_grants(&granted);			/* C16 */
@@ -255,9 +264,11 @@ mapreg_status mapreg_free_channel(mapreg_adapter *adapter)
 
 	if (adapter == NULL)
 		return MAPREG_INVALID_PARAMETER;
-	mapreg_status status = adapter->pool->ops->free_channel(adapter, &granted);
+	/* A routine run below may destroy the adapter: keep only its pool. */
+	struct mapreg_pool *pool = adapter->pool;
+	mapreg_status status = pool->ops->free_channel(adapter, &granted);
 	dispatch_grants(&granted);
-	return counted(adapter->pool, status);
+	return counted(pool, status);
 }
 
 mapreg_status mapreg_free_map_registers(mapreg_adapter *adapter, mapreg_base base,
@@ -267,11 +278,12 @@ mapreg_status mapreg_free_map_registers(mapreg_adapter *adapter, mapreg_base bas
 
 	if (adapter == NULL)
 		return MAPREG_INVALID_PARAMETER;
+	struct mapreg_pool *pool = adapter->pool;		/* as in mapreg_free_channel */
 	if (nregs == 0 || nregs != base.count)			/* C23 */
-		return caller_error(adapter->pool);
-	mapreg_status status = adapter->pool->ops->free_map_registers(adapter, base, &granted);
+		return caller_error(pool);
+	mapreg_status status = pool->ops->free_map_registers(adapter, base, &granted);
 	dispatch_grants(&granted);
-	return counted(adapter->pool, status);
+	return counted(pool, status);
 }
 
 mapreg_status mapreg_free_adapter_object(mapreg_adapter *adapter, mapreg_action action)
@@ -280,11 +292,12 @@ mapreg_status mapreg_free_adapter_object(mapreg_adapter *adapter, mapreg_action 
 
 	if (adapter == NULL)
 		return MAPREG_INVALID_PARAMETER;
+	struct mapreg_pool *pool = adapter->pool;		/* as in mapreg_free_channel */
 	if (!check_free_adapter_object_action(action))		/* C24 */
-		return caller_error(adapter->pool);
-	mapreg_status status = adapter->pool->ops->free_adapter_object(adapter, action, &granted);
+		return caller_error(pool);
+	mapreg_status status = pool->ops->free_adapter_object(adapter, action, &granted);
 	dispatch_grants(&granted);
-	return counted(adapter->pool, status);
+	return counted(pool, status);
 }
 
 size_t mapreg_poll(mapreg_adapter *adapter, size_t max)

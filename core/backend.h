@@ -19,8 +19,9 @@
  *  - a granted request belongs to whoever runs its routine: the thread
  *    that submitted it, a thread's trampoline (inline dispatch) or the
  *    adapter's poll queue (poll dispatch, until ops->poll_pop hands it out);
- *  - after the routine, ops->complete applies the answer and frees the
- *    request if it is the backend's copy; it must not touch it afterwards.
+ *  - after the routine, ops->complete finishes the transfer, applies the
+ *    answer and frees the request if it is the backend's copy; it must not
+ *    touch the request or the transfer afterwards.
  */
 #ifndef MAPREG_BACKEND_H
 #define MAPREG_BACKEND_H
@@ -75,6 +76,7 @@ struct request {
 	 */
 	_Atomic(struct request *) queued;
 	bool owned;				/* a backend's copy: it frees it */
+	uint32_t generation;			/* the transfer's (transfer.h) */
 };
 
 /* Granted requests whose routines the API layer runs (inline dispatch). */
@@ -151,10 +153,19 @@ struct backend_ops {
 	 */
 	mapreg_status (*submit)(struct mapreg_adapter *adapter, struct request *req,
 				bool sync, bool *granted, struct grant_list *others);
-	/* True if `req` was waiting and is now removed, holding nothing. */
-	bool (*cancel)(struct mapreg_adapter *adapter, struct request *req,
+	/*
+	 * True if the request of `generation` named by the transfer whose
+	 * request is `req` was waiting and is now removed, holding nothing.
+	 */
+	bool (*cancel)(struct mapreg_adapter *adapter, struct request *req, uint32_t generation,
 		       struct grant_list *granted);
-	/* Applies a routine's (valid) answer. */
+	/*
+	 * Applies a routine's (valid) answer, and finishes the request's
+	 * transfer (xfer_finish) *before* anything it frees becomes visible:
+	 * C10 lets the transfer be reused once the routine returned, and
+	 * another thread that sees the channel or registers come free may do
+	 * just that (or free the transfer's memory).
+	 */
 	void (*complete)(struct request *req, mapreg_action action,
 			 struct grant_list *granted);
 

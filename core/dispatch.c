@@ -6,7 +6,8 @@
  *  - pending is empty whenever depth is 0: the loop that raised depth from
  *    0 drains it before lowering depth again;
  *  - frames lists, innermost first, the adapters whose routines are running
- *    on this thread; it is empty whenever depth is 0.
+ *    on this thread, and polls the adapters this thread is polling; both
+ *    are empty whenever depth is 0.
  * All of it is thread-local: no atomics, no locks.
  */
 #include "dispatch.h"
@@ -20,14 +21,23 @@ struct routine_frame {
 struct dispatch_thread {
 	struct grant_list pending;
 	unsigned int depth;
-	struct routine_frame *frames;
+	struct routine_frame *frames;		/* routines running */
+	struct routine_frame *polls;		/* mapreg_poll calls in progress */
 };
 
-static __thread struct dispatch_thread self;
+static __thread struct dispatch_thread self __attribute__((tls_model("initial-exec")));
 
 bool dispatch_in_routine_of(const struct mapreg_adapter *adapter)
 {
 	for (const struct routine_frame *f = self.frames; f != NULL; f = f->outer)
+		if (f->adapter == adapter)
+			return true;
+	return false;
+}
+
+bool dispatch_polling(const struct mapreg_adapter *adapter)
+{
+	for (const struct routine_frame *f = self.polls; f != NULL; f = f->outer)
 		if (f->adapter == adapter)
 			return true;
 	return false;
@@ -48,11 +58,10 @@ static void run_routine(struct request *req)
 {
 	struct mapreg_adapter *adapter = req->adapter;
 	struct routine_frame frame = { adapter, self.frames };
-	mapreg_transfer *xfer = req->xfer;
 	struct grant_list granted = GRANT_LIST_INIT;
 
 	self.frames = &frame;
-	mapreg_action action = req->fn(req->device, xfer, req->base, req->context);
+	mapreg_action action = req->fn(req->device, req->xfer, req->base, req->context);
 	self.frames = frame.outer;
 
 	if (!action_is_valid(action)) {			/* C19 */
@@ -60,9 +69,7 @@ static void run_routine(struct request *req)
 					  memory_order_relaxed);
 		action = MAPREG_DEALLOCATE_OBJECT;
 	}
-	adapter->pool->ops->complete(req, action, &granted);
-	if (xfer != NULL)
-		xfer_finish(xfer);			/* C10 */
+	adapter->pool->ops->complete(req, action, &granted);	/* finishes xfer (C10) */
 	grant_list_splice(&self.pending, &granted);
 }
 
@@ -98,9 +105,11 @@ void dispatch_grants(struct grant_list *granted)
 size_t dispatch_poll(struct mapreg_adapter *adapter, size_t max)
 {
 	const struct backend_ops *ops = adapter->pool->ops;
+	struct routine_frame poll = { adapter, self.polls };
 	struct request *req;
 	size_t ran = 0;
 
+	self.polls = &poll;
 	self.depth++;
 	while (ran < max && (req = ops->poll_pop(adapter)) != NULL) {
 		run_routine(req);
@@ -109,5 +118,6 @@ size_t dispatch_poll(struct mapreg_adapter *adapter, size_t max)
 			drain_pending();
 	}
 	self.depth--;
+	self.polls = poll.outer;
 	return ran;
 }

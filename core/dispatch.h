@@ -23,6 +23,9 @@
 /* Whether this thread is inside a routine of `adapter` (C9). */
 bool dispatch_in_routine_of(const struct mapreg_adapter *adapter);
 
+/* Whether this thread is inside mapreg_poll(adapter) (C3: destroy is BUSY). */
+bool dispatch_polling(const struct mapreg_adapter *adapter);
+
 /* Whether this thread is inside any routine. */
 bool dispatch_in_any_routine(void);
 

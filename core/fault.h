@@ -10,7 +10,7 @@
 #define MAPREG_FAULT_H
 
 enum mapreg_fault {
-	FAULT_CHANNEL_OVERTAKE,		/* C11: submit ignores the channel queue */
+	FAULT_CHANNEL_OVERTAKE,		/* C11: the channel skips its oldest waiter */
 	FAULT_REGISTER_OVERTAKE,	/* C12: take registers past waiters */
 	FAULT_LOST_WAKEUP,		/* C14: freeing a kept run serves nobody */
 	FAULT_DOUBLE_GRANT,		/* registers granted without being marked held */

@@ -189,8 +189,9 @@ static void channel_release(struct locked_pool *pool, struct locked_adapter *ada
 	adapter->channel = CHANNEL_FREE;
 	if (cds_list_empty(&adapter->channel_waiters))
 		return;
-	struct request *next = cds_list_first_entry(&adapter->channel_waiters,
-						    struct request, link);
+	struct request *next = FAULT(FAULT_CHANNEL_OVERTAKE) ?	/* newest first */
+		cds_list_entry(adapter->channel_waiters.prev, struct request, link) :
+		cds_list_first_entry(&adapter->channel_waiters, struct request, link);
 	cds_list_del(&next->link);
 	pool->waiting_channel--;
 	channel_taken(pool, next, granted);
@@ -401,8 +402,7 @@ static mapreg_status locked_submit(struct mapreg_adapter *head, struct request *
 	}
 	/* C11: a new request never overtakes a queued one. */
 	bool channel_free = adapter->channel == CHANNEL_FREE &&
-			    (cds_list_empty(&adapter->channel_waiters) ||
-			     FAULT(FAULT_CHANNEL_OVERTAKE));
+			    cds_list_empty(&adapter->channel_waiters);
 
 	if (channel_free && registers_take_unqueued(pool, req)) {
 		adapter->channel = CHANNEL_REQUEST;
@@ -434,13 +434,15 @@ static mapreg_status locked_submit(struct mapreg_adapter *head, struct request *
 }
 
 static bool locked_cancel(struct mapreg_adapter *head, struct request *req,
-			  struct grant_list *granted)
+			  uint32_t generation, struct grant_list *granted)
 {
 	struct locked_pool *pool = pool_of_adapter(head);
 	bool cancelled = true;
 
 	pthread_mutex_lock(&pool->lock);
-	if (req->state == RS_WAIT_CHANNEL) {
+	if (__atomic_load_n(&req->generation, __ATOMIC_RELAXED) != generation) {
+		cancelled = false;		/* over; the transfer names a newer one */
+	} else if (req->state == RS_WAIT_CHANNEL) {
 		cds_list_del(&req->link);
 		pool->waiting_channel--;
 	} else if (req->state == RS_WAIT_REGISTERS) {
@@ -471,24 +473,28 @@ static void locked_complete(struct request *req, mapreg_action action,
 {
 	struct locked_pool *pool = pool_of_adapter(req->adapter);
 	struct locked_adapter *adapter = adapter_of(req->adapter);
+	mapreg_base base = req->base;
+	bool owned = req->owned;
 
 	pthread_mutex_lock(&pool->lock);
 	req->state = RS_DONE;
+	if (req->xfer != NULL)
+		xfer_finish(req->xfer);	/* C10; from here req may be reused */
 	switch (action) {
 	case MAPREG_KEEP_OBJECT:
 		adapter->channel = CHANNEL_KEPT;
-		adapter->holder_base = req->base;
+		adapter->holder_base = base;
 		break;
 	case MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS:
-		registers_keep(adapter, req->base);
+		registers_keep(adapter, base);
 		channel_release(pool, adapter, granted);
 		break;
 	default:
-		release_all(pool, adapter, req->base, granted);
+		release_all(pool, adapter, base, granted);
 		break;
 	}
 	pthread_mutex_unlock(&pool->lock);
-	if (req->owned)
+	if (owned)
 		free(req);
 }
 

@@ -57,13 +57,28 @@ enum node_state {
 	NS_IN_PLACE,		/* granted at submission: the caller's request */
 };
 
-enum channel_state { CH_FREE, CH_HELD, CH_KEPT, CH_SYNC };
+/*
+ * PARKED: nobody holds the channel, but its queue may hold live requests
+ * behind a link an enqueuer has yet to write; only an enqueuer takes it
+ * (submit_queued), so no new request overtakes those (C11).
+ */
+enum channel_state { CH_FREE, CH_HELD, CH_KEPT, CH_SYNC, CH_PARKED };
 
 #define RUN_KEPT (1u << 31)
 
+/*
+ * A waiting request's copy.  While it waits, two parties may hold it: its
+ * queue (until a consumer dequeues it) and its transfer (`queued`, until the
+ * request is over and the pointer is unpublished).  A granted node has one
+ * owner after its dequeue: the routine's runner, which unpublishes and frees
+ * it.  A cancelled node has two, the canceller and the queue's consumer, and
+ * the later of the two frees it (`owners`).  Freeing is always after an RCU
+ * grace period that starts once the pointer is unpublished.
+ */
 struct lf_node {
 	struct request request;
 	struct cds_wfcq_node queue_node;
+	atomic_uint owners;			/* cancelled nodes: 2 -> 0 */
 	struct rcu_head rcu;
 };
 
@@ -85,6 +100,7 @@ struct lf_pool {
 
 struct lf_adapter {
 	struct mapreg_adapter head __attribute__((aligned(64)));
+	struct rcu_head rcu;			/* destroy frees it after a grace period */
 	atomic_uint channel;			/* enum channel_state */
 	mapreg_base holder_base;		/* published by KEPT/SYNC (release) */
 
@@ -169,6 +185,23 @@ static void node_free(struct lf_node *node)
 	rcu_free_later(&node->rcu, node_free_rcu);
 }
 
+/* Unpublishes the transfer's pointer to its copy: before any free (RCU). */
+static void node_unpublish(struct lf_node *node)
+{
+	mapreg_transfer *xfer = node->request.xfer;
+
+	if (xfer != NULL)
+		atomic_store_explicit(&xfer_impl(xfer)->request.queued, NULL,
+				      memory_order_release);
+}
+
+/* One of a cancelled node's two owners lets go; the last one frees it. */
+static void node_release_cancelled(struct lf_node *node)
+{
+	if (atomic_fetch_sub_explicit(&node->owners, 1, memory_order_acq_rel) == 1)
+		node_free(node);
+}
+
 static struct lf_node *node_copy(struct request *req, uint32_t state)
 {
 	struct lf_node *node = malloc(sizeof(*node));
@@ -178,6 +211,7 @@ static struct lf_node *node_copy(struct request *req, uint32_t state)
 	node->request = *req;
 	node->request.owned = true;
 	node->request.state = state;
+	atomic_init(&node->owners, 2);
 	cds_wfcq_node_init(&node->queue_node);
 	/* Release: a cancel that finds the node sees it whole. */
 	atomic_store_explicit(&req->queued, &node->request, memory_order_release);
@@ -202,27 +236,32 @@ static void serve(struct lf_pool *pool, struct grant_list *granted);
 /*
  * Own CPU's magazine, then the bitmap, then the bitmap after draining every
  * magazine.  A drain that moved registers may be the one a waiter's round
- * could not do (it found a magazine's guard taken by us): so it asks for a
- * round if anyone waits (C13).  In the serving thread itself that only
- * makes it serve once more.
+ * could not do (it found a magazine's guard taken by us), and a claim that
+ * rolled back may have made a round see free registers taken: either asks
+ * for a round if anyone waits (C13).  In the serving thread itself that
+ * only makes it serve once more.
  */
 static uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
 				struct grant_list *granted)
 {
 	uint32_t first = REGMAP_NONE, moved = 0;
+	bool rolled_back = false, again = false;
 
 	if (FAULT(FAULT_PLAIN_FIRST_FIT) ||
 	    !cache_take(this_cpu_cache(pool), map, count, &first, &moved)) {
 		uint32_t hint = FAULT(FAULT_PLAIN_FIRST_FIT) ? 0 : this_cpu_hint(pool, map);
 
-		first = regmap_claim(map, count, hint);
+		first = regmap_claim(map, count, hint, &rolled_back);
 		if (first == REGMAP_NONE) {
 			for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
 				moved += cache_flush(&pool->caches[cpu], map);
-			first = regmap_claim(map, count, hint);
+			first = regmap_claim(map, count, hint, &again);
+			rolled_back |= again;
 		}
+		if (first != REGMAP_NONE && FAULT(FAULT_DOUBLE_GRANT))
+			regmap_release(map, first, count);	/* held, yet free */
 	}
-	if (moved != 0) {
+	if (moved != 0 || rolled_back) {
 		atomic_thread_fence(memory_order_seq_cst);	/* as registers_return */
 		if (anyone_waits_for_registers(pool))
 			serve(pool, granted);
@@ -310,7 +349,7 @@ static void serve_register_waiters(struct lf_pool *pool, struct grant_list *gran
 			regmap_release(map, first, head->request.nregs);	/* lost to a cancel */
 		}
 		pool->register_head = NULL;			/* cancelled */
-		node_free(head);
+		node_release_cancelled(head);
 	}
 }
 
@@ -343,6 +382,13 @@ static void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 	wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail, &node->queue_node);
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with registers_return */
 	serve(pool, granted);
+}
+
+static bool channel_take(struct lf_adapter *adapter, unsigned int from)
+{
+	return atomic_compare_exchange_strong_explicit(&adapter->channel, &from, CH_HELD,
+						       memory_order_acq_rel,
+						       memory_order_relaxed);
 }
 
 /*
@@ -381,6 +427,7 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 			    struct grant_list *granted)
 {
 	struct __cds_wfcq_head *queue = &adapter->channel_queue;
+	bool overtake = FAULT(FAULT_CHANNEL_OVERTAKE);
 
 	for (;;) {
 		/*
@@ -391,39 +438,39 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		 * head at any moment.
 		 */
 		struct cds_wfcq_node *owed = CMM_LOAD_SHARED(queue->node.next);
+		unsigned int release_as = CH_PARKED;
 
 		if (owed == NULL) {
 			owed = &queue->node;
+			/* Empty (tail at the head): FREE.  Else an enqueuer owes the head. */
+			if (CMM_LOAD_SHARED(adapter->channel_queue_tail.p) == owed)
+				release_as = CH_FREE;
 		} else {
 			struct cds_wfcq_node *qnode = wfcq_dequeue(queue,
 								   &adapter->channel_queue_tail);
 			if (qnode != CDS_WFCQ_WOULDBLOCK) {
 				struct lf_node *node = node_of_queue(qnode);
 
+				if (overtake && CMM_LOAD_SHARED(queue->node.next) != NULL) {
+					overtake = false;	/* the head goes last */
+					wfcq_enqueue(queue, &adapter->channel_queue_tail,
+						     qnode);
+					continue;
+				}
 				if (channel_hand_to(pool, node, granted))
 					return;
-				node_free(node);		/* it was cancelled */
+				node_release_cancelled(node);	/* it was cancelled */
 				continue;
 			}
 		}
 		/* Release: our use of the channel happens before the next taker's. */
-		atomic_store_explicit(&adapter->channel, CH_FREE, memory_order_release);
+		atomic_store_explicit(&adapter->channel, release_as, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
 		if (CMM_LOAD_SHARED(owed->next) == NULL)
 			return;		/* empty, or its enqueuer will try the channel */
-		unsigned int free_channel = CH_FREE;
-		if (!atomic_compare_exchange_strong_explicit(&adapter->channel, &free_channel,
-							     CH_HELD, memory_order_acq_rel,
-							     memory_order_relaxed))
+		if (!channel_take(adapter, release_as))
 			return;		/* someone took it, and with it this duty */
 	}
-}
-
-static bool channel_take(struct lf_adapter *adapter, unsigned int from)
-{
-	return atomic_compare_exchange_strong_explicit(&adapter->channel, &from, CH_HELD,
-						       memory_order_acq_rel,
-						       memory_order_relaxed);
 }
 
 /* A hold (KEPT, SYNC) publishes its base before the state: release. */
@@ -466,7 +513,7 @@ static void queue_free_all(struct __cds_wfcq_head *queue, struct cds_wfcq_tail *
 	struct cds_wfcq_node *qnode;
 
 	while ((qnode = wfcq_dequeue(queue, tail)) != NULL && qnode != CDS_WFCQ_WOULDBLOCK)
-		node_free(node_of_queue(qnode));
+		node_release_cancelled(node_of_queue(qnode));
 }
 
 static mapreg_status lf_pool_destroy(struct mapreg_pool *head)
@@ -477,7 +524,7 @@ static mapreg_status lf_pool_destroy(struct mapreg_pool *head)
 		return MAPREG_BUSY;				/* C3 */
 	/* Only cancelled nodes can be left: their adapters are gone. */
 	if (pool->register_head != NULL)
-		node_free(pool->register_head);
+		node_release_cancelled(pool->register_head);
 	queue_free_all(&pool->register_queue, &pool->register_queue_tail);
 	regmap_destroy(pool->map, true);
 	pthread_mutex_destroy(&pool->admin);
@@ -615,6 +662,12 @@ static bool adapter_keeps_runs(struct lf_pool *pool, uint32_t id)
 	return keeps;
 }
 
+static void adapter_free_rcu(struct rcu_head *head)
+{
+	rcu_grace_period_ended();
+	free(caa_container_of(head, struct lf_adapter, rcu));
+}
+
 static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head)
 {
 	struct lf_pool *pool = pool_of(head->pool);
@@ -634,7 +687,14 @@ static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head)
 	queue_free_all(&adapter->channel_queue, &adapter->channel_queue_tail);
 	rcu_leave();
 	atomic_fetch_sub_explicit(&pool->adapters, 1, memory_order_release);
-	free(adapter);
+	/*
+	 * Not free(): a thread that passed the channel on and stored FREE (the
+	 * moment destroy can succeed) may still read the adapter until it
+	 * leaves its read-side section; that thread need not be a caller of
+	 * ours (a routine of this adapter, granted by a free on another, runs
+	 * on the freeing thread).
+	 */
+	rcu_free_later(&adapter->rcu, adapter_free_rcu);
 	return MAPREG_OK;
 }
 
@@ -670,8 +730,9 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	/* The linearization point: from here a cancel can find the node (C20). */
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 		atomic_fetch_sub_explicit(waiting, 1, memory_order_relaxed);
-		atomic_store_explicit(&req->queued, NULL, memory_order_relaxed);
-		free(node);			/* never published to a queue */
+		/* A stale cancel may have loaded the pointer: RCU, not free(). */
+		node_unpublish(node);
+		node_free(node);		/* never queued */
 		if (holds_channel)
 			channel_pass_on(pool, adapter, granted);
 		return MAPREG_CANCELLED;
@@ -682,7 +743,7 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	}
 	wfcq_enqueue(&adapter->channel_queue, &adapter->channel_queue_tail, &node->queue_node);
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with channel_pass_on */
-	if (channel_take(adapter, CH_FREE))
+	if (channel_take(adapter, CH_FREE) || channel_take(adapter, CH_PARKED))
 		channel_pass_on(pool, adapter, granted);
 	return MAPREG_OK;
 }
@@ -696,13 +757,8 @@ static mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req,
 
 	*granted = false;
 	rcu_enter();
-	/*
-	 * A FREE channel has no live waiter (C11), so taking it overtakes
-	 * nobody; FAULT_CHANNEL_OVERTAKE also takes it from a waiter's holder.
-	 */
+	/* A FREE channel has no live waiter (C11): taking it overtakes nobody. */
 	bool holds_channel = channel_take(adapter, CH_FREE);
-	if (!holds_channel && FAULT(FAULT_CHANNEL_OVERTAKE))
-		holds_channel = channel_take(adapter, CH_HELD);
 	uint32_t first = REGMAP_NONE;
 	if (holds_channel && req->nregs == 0)
 		first = 0;
@@ -736,15 +792,21 @@ static mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req,
 	return status;
 }
 
-static bool lf_cancel(struct mapreg_adapter *head, struct request *req,
+static bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t generation,
 		      struct grant_list *granted)
 {
 	struct lf_pool *pool = pool_of(head->pool);
 	bool cancelled = false;
 
-	rcu_enter();			/* the node may be freed meanwhile */
+	/*
+	 * The node is freed only after a grace period that starts once its
+	 * pointer is unpublished: a pointer loaded inside this section stays
+	 * valid to the end of it.  A node of another generation is a newer
+	 * submission's, made after this cancel read BUSY: not ours to cancel.
+	 */
+	rcu_enter();
 	struct request *queued = atomic_load_explicit(&req->queued, memory_order_acquire);
-	if (queued != NULL) {
+	if (queued != NULL && queued->generation == generation) {
 		struct lf_node *node = node_of(queued);
 		uint32_t state = node_state(node);
 
@@ -754,6 +816,8 @@ static bool lf_cancel(struct mapreg_adapter *head, struct request *req,
 				continue;
 			}
 			cancelled = true;
+			node_unpublish(node);
+			node_release_cancelled(node);	/* the queue's consumer frees it */
 			if (state == NS_WAIT_CHANNEL) {
 				atomic_fetch_sub_explicit(&pool->waiting_channel, 1,
 							  memory_order_relaxed);
@@ -802,11 +866,17 @@ static void lf_complete(struct request *req, mapreg_action action, struct grant_
 	struct lf_pool *pool = pool_of(req->adapter->pool);
 	struct lf_adapter *adapter = adapter_of(req->adapter);
 	mapreg_base base = req->base;
+	mapreg_transfer *xfer = req->xfer;
+	bool owned = req->owned;
 
 	rcu_enter();
 	struct regmap *map = map_of(pool);
-	if (req->owned)
+	if (owned) {
 		__atomic_store_n(&req->state, NS_DONE, __ATOMIC_RELEASE);
+		node_unpublish(node_of(req));	/* before the transfer is reused */
+	}
+	if (xfer != NULL)
+		xfer_finish(xfer);		/* C10; an in-place req is reusable now */
 	switch (action) {
 	case MAPREG_KEEP_OBJECT:
 		channel_hold(adapter, CH_KEPT, base);
@@ -819,7 +889,7 @@ static void lf_complete(struct request *req, mapreg_action action, struct grant_
 		release_all(pool, adapter, map, base, granted);
 		break;
 	}
-	if (req->owned)
+	if (owned)
 		node_free(node_of(req));
 	rcu_leave();
 }

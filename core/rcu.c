@@ -9,7 +9,7 @@
 char rcu_tsan_gp;
 #endif
 
-__thread bool rcu_thread_online;
+__thread bool rcu_thread_online __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t rcu_thread_key;
 static pthread_once_t rcu_thread_key_once = PTHREAD_ONCE_INIT;

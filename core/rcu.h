@@ -47,7 +47,7 @@ extern char rcu_tsan_gp;
 
 /* Registers this thread with RCU once (C28). */
 void rcu_thread_online_slow(void);
-extern __thread bool rcu_thread_online;
+extern __thread bool rcu_thread_online __attribute__((tls_model("initial-exec")));
 
 static inline void rcu_enter(void)
 {

@@ -29,17 +29,27 @@ struct regmap *regmap_create(const struct regmap *old, uint32_t registers)
 {
 	uint32_t chunks = (registers + REGMAP_CHUNK - 1) >> REGMAP_CHUNK_SHIFT;
 	uint32_t reused = old ? old->chunks_used : 0;
-	struct regmap *map = calloc(1, sizeof(*map) + chunks * sizeof(map->chunks[0]));
+	struct regmap *map = calloc(1, sizeof(*map));
 
 	if (map == NULL)
 		return NULL;
 	map->registers = registers;
 	map->chunks_used = chunks;
-	for (uint32_t i = 0; i < chunks; i++) {
-		map->chunks[i] = i < reused ? old->chunks[i] : calloc(1, sizeof(struct regmap_chunk));
+	map->chunks = old ? old->chunks : calloc(REGMAP_MAX_CHUNKS, sizeof(map->chunks[0]));
+	if (map->chunks == NULL) {
+		free(map);
+		return NULL;
+	}
+	for (uint32_t i = reused; i < chunks; i++) {
+		/* Unpublished until the map is: a plain store suffices. */
+		map->chunks[i] = calloc(1, sizeof(struct regmap_chunk));
 		if (map->chunks[i] == NULL) {
-			for (uint32_t j = reused; j < i; j++)
-				free(map->chunks[j]);
+			while (i-- > reused) {
+				free(map->chunks[i]);
+				map->chunks[i] = NULL;
+			}
+			if (old == NULL)
+				free(map->chunks);
 			free(map);
 			return NULL;
 		}
@@ -47,11 +57,13 @@ struct regmap *regmap_create(const struct regmap *old, uint32_t registers)
 	return map;
 }
 
-void regmap_destroy(struct regmap *map, bool chunks)
+void regmap_destroy(struct regmap *map, bool everything)
 {
-	if (chunks)
+	if (everything) {
 		for (uint32_t i = 0; i < map->chunks_used; i++)
 			free(map->chunks[i]);
+		free(map->chunks);
+	}
 	free(map);
 }
 
@@ -116,7 +128,7 @@ static uint32_t claim_range(struct regmap *map, uint32_t first, uint32_t count)
 
 /* First fit among runs starting in [start, end). */
 static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t start,
-				uint32_t end)
+				uint32_t end, bool *rolled_back)
 {
 	uint32_t limit = map->registers;
 
@@ -127,22 +139,25 @@ static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t sta
 			busy = claim_range(map, start, count);
 			if (busy == REGMAP_NONE)
 				return start;
+			*rolled_back |= busy > start;
 		}
 		start = busy + 1;
 	}
 	return REGMAP_NONE;
 }
 
-uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint)
+uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, bool *rolled_back)
 {
 	uint32_t first = REGMAP_NONE;
 
+	*rolled_back = false;
 	if (count > map->registers)
 		return REGMAP_NONE;
 	if (hint < map->registers)
-		first = claim_first_fit(map, count, hint, map->registers);
+		first = claim_first_fit(map, count, hint, map->registers, rolled_back);
 	if (first == REGMAP_NONE)
-		first = claim_first_fit(map, count, 0, hint < map->registers ? hint : map->registers);
+		first = claim_first_fit(map, count, 0, hint < map->registers ? hint : map->registers,
+					rolled_back);
 	return first;
 }
 

@@ -4,15 +4,19 @@
  * (a bitmap, sbitmap-style: 64-bit words changed only by compare-and-swap or
  * fetch-and), and which runs were left to callers (C23).
  *
- * The map is cut into chunks of REGMAP_CHUNK registers that never move; a
- * directory of chunk pointers is published with RCU.  mapreg_pool_grow
- * publishes a larger directory that shares the old chunks, so claims and
- * releases running on the old directory stay valid, and frees the old
- * directory after a grace period (C25).
+ * The map is cut into chunks of REGMAP_CHUNK registers that never move,
+ * found through a directory with room for MAPREG_MAX_REGISTERS that never
+ * moves either (32 KiB per pool): so any register number, however it was
+ * obtained, is addressed the same way through any map (a run claimed under a
+ * grown map may be flushed from a magazine by a thread holding an older one).
+ * What grow replaces is the map itself, `struct regmap`: the size and chunk
+ * count the fast paths read, published with RCU (release) and freed after a
+ * grace period (C25).  Chunks are written into the directory before the map
+ * that covers them is published.
  *
- * Memory: a chunk is 1 bit + 8 bytes per register (the run records); the
- * directory adds 8 bytes per chunk.  A 2^20-register pool: 8.13 MiB, or
- * 8.13 bytes per register.
+ * Memory: a chunk is 1 bit + 8 bytes per register (the run records), plus
+ * the fixed directory.  A 2^20-register pool: 8.16 MiB, or 8.16 bytes per
+ * register.
  *
  * Invariants:
  *  - bits at or past `registers` are never set by anyone using this map;
@@ -27,6 +31,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <mapreg.h>
+
 #include "rcu.h"
 
 #define REGMAP_CHUNK_SHIFT 12u
@@ -39,28 +45,35 @@ struct regmap_chunk {
 	_Atomic uint64_t runs[REGMAP_CHUNK];
 };
 
+#define REGMAP_MAX_CHUNKS (MAPREG_MAX_REGISTERS / REGMAP_CHUNK)
+
 struct regmap {
 	uint32_t registers;
 	uint32_t chunks_used;
+	struct regmap_chunk **chunks;		/* the pool's fixed directory */
 	struct rcu_head rcu;
-	struct regmap_chunk *chunks[];
 };
 
 #define RUN_RECORD(owner, count) (((uint64_t)(owner) << 32) | (count))
 
-/* A map of `registers`, reusing `old`'s chunks when not NULL; NULL on ENOMEM. */
+/*
+ * A map of `registers`: a new directory when `old` is NULL, else `old`'s
+ * directory with chunks added as needed.  NULL on ENOMEM, `old` untouched.
+ */
 struct regmap *regmap_create(const struct regmap *old, uint32_t registers);
-/* Frees the directory; with `chunks` also the chunks (pool destroy). */
-void regmap_destroy(struct regmap *map, bool chunks);
+/* Frees the map; with `everything`, also the directory and chunks (pool destroy). */
+void regmap_destroy(struct regmap *map, bool everything);
 
 /*
  * Claims `count` (>= 1) contiguous registers: the first fit at or after
  * `hint`, else the first fit before it; REGMAP_NONE if none.  Callers on
  * different CPUs pass hints far apart, so that their runs (and the cache
  * lines of their bitmap words and run records) do not meet (sbitmap's
- * per-CPU hints).
+ * per-CPU hints).  *rolled_back tells whether it set bits it then had to
+ * clear again: for that instant a concurrent claimer (a waiter's round) may
+ * have seen them taken, and must be given another look (C13).
  */
-uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint);
+uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, bool *rolled_back);
 void regmap_release(struct regmap *map, uint32_t first, uint32_t count);
 /* Registers with a clear bit: exact when nobody changes the map. */
 uint32_t regmap_unclaimed(struct regmap *map);

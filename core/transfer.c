@@ -38,6 +38,11 @@ struct mapreg_adapter *xfer_adapter(mapreg_transfer *xfer)
 	return atomic_load_explicit(&xfer_impl(xfer)->adapter, memory_order_relaxed);
 }
 
+static uint32_t with_state(uint32_t word, uint32_t state)
+{
+	return (word & ~((1u << XFER_STATE_BITS) - 1)) | state;
+}
+
 static bool xfer_names_request(uint32_t state)
 {
 	return state == XFER_SUBMITTING || state == XFER_SUBMITTING_MARKED ||
@@ -60,96 +65,111 @@ mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
 	 * can start against the old binding while it changes, then release it
 	 * as IDLE, which also clears a cancel mark (C21).
 	 */
-	uint32_t state = atomic_load_explicit(&impl->state, memory_order_acquire);
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_acquire);
 	do {
-		if (xfer_names_request(state))
+		if (xfer_names_request(XFER_STATE(word)))
 			return MAPREG_INVALID_PARAMETER;
-	} while (!atomic_compare_exchange_weak_explicit(&impl->state, &state, XFER_SUBMITTING,
+	} while (!atomic_compare_exchange_weak_explicit(&impl->state, &word,
+							with_state(word, XFER_SUBMITTING),
 							memory_order_acq_rel,
 							memory_order_acquire));
 	atomic_store_explicit(&impl->adapter, adapter, memory_order_relaxed);
-	atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_release);
+	atomic_store_explicit(&impl->state, with_state(word, XFER_IDLE), memory_order_release);
 	return MAPREG_OK;
 }
 
-mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
+mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
+				uint32_t *generation)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
-	uint32_t state = atomic_load_explicit(&impl->state, memory_order_acquire);
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_acquire), next;
 
 	for (;;) {
-		uint32_t next;
-
-		if (state == XFER_IDLE)
-			next = XFER_SUBMITTING;
-		else if (state == XFER_MARKED)
-			next = XFER_IDLE;		/* C21: consume the mark */
+		if (XFER_STATE(word) == XFER_IDLE)	/* a new submission, a new generation */
+			next = with_state(word + (1u << XFER_STATE_BITS), XFER_SUBMITTING);
+		else if (XFER_STATE(word) == XFER_MARKED)
+			next = with_state(word, XFER_IDLE);	/* C21: consume the mark */
 		else
 			return MAPREG_INVALID_PARAMETER;
-		if (atomic_compare_exchange_weak_explicit(&impl->state, &state, next,
+		if (atomic_compare_exchange_weak_explicit(&impl->state, &word, next,
 							  memory_order_acq_rel,
 							  memory_order_acquire))
 			break;
 	}
-	if (state == XFER_MARKED)
+	if (XFER_STATE(word) == XFER_MARKED)
 		return MAPREG_CANCELLED;
 	/* Re-check the binding now that no init can change it under us. */
 	if (atomic_load_explicit(&impl->adapter, memory_order_relaxed) != adapter) {
-		atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_release);
+		atomic_store_explicit(&impl->state, with_state(next, XFER_IDLE),
+				      memory_order_release);
 		return MAPREG_INVALID_PARAMETER;
 	}
+	*generation = XFER_GENERATION(next);
 	return MAPREG_OK;
 }
 
 bool xfer_commit_submit(mapreg_transfer *xfer)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
-	uint32_t expected = XFER_SUBMITTING;
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
 
-	if (atomic_compare_exchange_strong_explicit(&impl->state, &expected, XFER_BUSY,
-						    memory_order_acq_rel, memory_order_acquire))
-		return true;
-	/* Only a cancel can have moved it, to SUBMITTING_MARKED. */
-	atomic_store_explicit(&impl->state, XFER_IDLE, memory_order_release);
+	/* Only its submitter and a marking cancel change a SUBMITTING word. */
+	while (XFER_STATE(word) == XFER_SUBMITTING) {
+		if (atomic_compare_exchange_weak_explicit(&impl->state, &word,
+							  with_state(word, XFER_BUSY),
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return true;
+	}
+	/* A cancel marked it: SUBMITTING_MARKED. */
+	atomic_store_explicit(&impl->state, with_state(word, XFER_IDLE), memory_order_release);
 	return false;
 }
 
 void xfer_abort_submit(mapreg_transfer *xfer)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
-	uint32_t expected = XFER_SUBMITTING;
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
 
-	if (!atomic_compare_exchange_strong_explicit(&impl->state, &expected, XFER_IDLE,
-						     memory_order_acq_rel, memory_order_acquire))
-		atomic_store_explicit(&impl->state, XFER_MARKED, memory_order_release);
+	while (!atomic_compare_exchange_weak_explicit(&impl->state, &word,
+			with_state(word, XFER_STATE(word) == XFER_SUBMITTING ? XFER_IDLE : XFER_MARKED),
+			memory_order_acq_rel, memory_order_relaxed))
+		;
 }
 
 void xfer_finish(mapreg_transfer *xfer)
 {
+	struct xfer_impl *impl = xfer_impl(xfer);
+	/* Only the request's owner writes a BUSY word: no CAS needed. */
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
+
 	/* Release: the next submitter's acquire sees the request as we left it. */
-	atomic_store_explicit(&xfer_impl(xfer)->state, XFER_IDLE, memory_order_release);
+	atomic_store_explicit(&impl->state, with_state(word, XFER_IDLE), memory_order_release);
 }
 
-bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
+bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
+			       uint32_t *generation)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
 
 	if (adapter == NULL || xfer_adapter(xfer) != adapter)
 		return false;				/* C21: changes nothing */
 
-	uint32_t state = atomic_load_explicit(&impl->state, memory_order_acquire);
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_acquire);
 	for (;;) {
 		uint32_t next;
 
-		if (state == XFER_BUSY)
+		if (XFER_STATE(word) == XFER_BUSY) {
+			*generation = XFER_GENERATION(word);
 			return true;
-		if (state == XFER_IDLE)
-			next = XFER_MARKED;
-		else if (state == XFER_SUBMITTING)
-			next = XFER_SUBMITTING_MARKED;
+		}
+		if (XFER_STATE(word) == XFER_IDLE)
+			next = with_state(word, XFER_MARKED);
+		else if (XFER_STATE(word) == XFER_SUBMITTING)
+			next = with_state(word, XFER_SUBMITTING_MARKED);
 		else
 			return false;			/* already marked */
-		if (atomic_compare_exchange_weak_explicit(&impl->state, &state, next,
+		if (atomic_compare_exchange_weak_explicit(&impl->state, &word, next,
 							  memory_order_acq_rel,
 							  memory_order_acquire))
 			return false;

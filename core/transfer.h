@@ -39,6 +39,17 @@ enum xfer_state {
 	XFER_BUSY,
 };
 
+/*
+ * The state word also counts submissions: the bits above XFER_STATE_BITS are
+ * a generation, raised by every IDLE -> SUBMITTING.  A cancel that reads BUSY
+ * reads the generation with it, in the same load, and the backend cancels
+ * only a request of that generation: never one submitted after the cancel
+ * looked (a stale pointer may lead it to a newer submission's copy).
+ */
+#define XFER_STATE_BITS 3u
+#define XFER_STATE(word) ((word) & ((1u << XFER_STATE_BITS) - 1))
+#define XFER_GENERATION(word) ((word) >> XFER_STATE_BITS)
+
 struct xfer_impl {
 	_Atomic uint64_t magic;			/* XFER_MAGIC ^ own address */
 	_Atomic(struct mapreg_adapter *) adapter;
@@ -64,11 +75,12 @@ struct mapreg_adapter *xfer_adapter(mapreg_transfer *xfer);
 mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
 
 /*
- * Starts an _ex submission: MAPREG_OK (now SUBMITTING), MAPREG_CANCELLED (a
+ * Starts an _ex submission: MAPREG_OK (now SUBMITTING, *generation set), MAPREG_CANCELLED (a
  * mark was consumed), or MAPREG_INVALID_PARAMETER (foreign, or it still
  * names a request).  The caller has checked that xfer is initialized.
  */
-mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
+mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
+				uint32_t *generation);
 /*
  * The submission's linearization point, called by the backend at the moment
  * the request becomes visible to cancel: true and BUSY, or false and IDLE
@@ -85,9 +97,10 @@ void xfer_finish(mapreg_transfer *xfer);
 
 /*
  * A cancel's first step: true if xfer is BUSY and the backend must try to
- * remove its request; false if it was marked (or already marked), foreign or
+ * remove its request of *generation; false if it was marked (or already marked), foreign or
  * uninitialized, and the cancel returns false.
  */
-bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
+bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
+			       uint32_t *generation);
 
 #endif /* MAPREG_TRANSFER_H */

@@ -163,7 +163,10 @@ mapreg_status mapreg_pool_grow(mapreg_pool *pool, uint32_t registers);
  *
  * mapreg_adapter_destroy: MAPREG_BUSY, changing nothing, while the channel
  * is held, a request of the adapter is queued or granted but not yet run,
- * or registers allocated through it are not freed.  Closes the eventfd.
+ * registers allocated through it are not freed, or (from a routine) this
+ * thread is inside mapreg_poll() on it.  Closes the eventfd.  A routine may
+ * destroy an adapter whose own free call is running it further up the
+ * stack: that call no longer touches the adapter.
  */
 mapreg_status mapreg_adapter_create(mapreg_pool *pool, const mapreg_adapter_config *cfg,
 				    mapreg_adapter **out, uint32_t *max_map_registers);
@@ -228,7 +231,9 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
  * waiters this unblocks are granted and dispatched as C16 says), and its
  * routine never runs; `xfer` may be used again.  False if the routine has
  * run, is running, or is granted and about to run.  On an initialized
- * transfer that names no request, marks it (C21) and returns false.  A NULL,
+ * transfer that names no request (never used, or its request is over:
+ * routine returned, synchronous call returned), marks it (C21) and returns
+ * false, so the next _ex call with it returns MAPREG_CANCELLED.  A NULL,
  * uninitialized or foreign xfer returns false and changes nothing.
  * `device` is not checked (Windows passes the DEVICE_OBJECT for symmetry).
  */
