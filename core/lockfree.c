@@ -309,11 +309,14 @@ static void grant(struct lf_pool *pool, struct lf_node *node, struct grant_list 
 	}
 	/*
 	 * Counted before it is queued, so that the poller's decrement never
-	 * passes zero; the first pending grant makes the eventfd readable (C29).
+	 * passes zero; the first pending grant makes the eventfd readable (C29),
+	 * once it is queued, so that a woken poller finds it.
 	 */
-	if (atomic_fetch_add_explicit(&adapter->poll_pending, 1, memory_order_acq_rel) == 0)
-		adapter_eventfd_signal(&adapter->head);
+	bool first_pending = atomic_fetch_add_explicit(&adapter->poll_pending, 1,
+						       memory_order_acq_rel) == 0;
 	wfcq_enqueue(&adapter->poll_queue, &adapter->poll_queue_tail, &node->queue_node);
+	if (first_pending)
+		adapter_eventfd_signal(&adapter->head);
 }
 
 /*
@@ -367,6 +370,13 @@ static void serve(struct lf_pool *pool, struct grant_list *granted)
 		return;
 	asked = 1;
 	do {
+		/*
+		 * The reading half of the Dekker pairs with registers_return and
+		 * wait_for_registers runs here, on whichever thread serves: it
+		 * needs its own full fence in the C11 model (x86 and ARMv8 would
+		 * not, but the code should not depend on that).
+		 */
+		atomic_thread_fence(memory_order_seq_cst);
 		rcu_enter();
 		serve_register_waiters(pool, granted);
 		rcu_leave();
