@@ -135,14 +135,13 @@ mapreg_status mapreg_adapter_destroy(mapreg_adapter *adapter)
 {
 	if (adapter == NULL)
 		return MAPREG_INVALID_PARAMETER;
+	struct grant_list granted = GRANT_LIST_INIT;
 	struct mapreg_pool *pool = adapter->pool;
-	int fd = adapter->eventfd;
 	/* This thread is polling it, further up: it would be used after free. */
 	if (dispatch_polling(adapter))
 		return MAPREG_BUSY;
-	mapreg_status status = pool->ops->adapter_destroy(adapter);
-	if (status == MAPREG_OK && fd >= 0)
-		close(fd);
+	mapreg_status status = pool->ops->adapter_destroy(adapter, &granted);
+	dispatch_grants(&granted);
 	return counted(pool, status);
 }
 

@@ -136,7 +136,13 @@ struct backend_ops {
 	mapreg_status (*adapter_create)(struct mapreg_pool *pool,
 					const struct mapreg_adapter *head,
 					struct mapreg_adapter **out);
-	mapreg_status (*adapter_destroy)(struct mapreg_adapter *adapter);
+	/*
+	 * Frees the adapter and closes its eventfd once no thread can use
+	 * them, or returns MAPREG_BUSY; a busy destroy may have passed the
+	 * channel on (grants to `granted`).
+	 */
+	mapreg_status (*adapter_destroy)(struct mapreg_adapter *adapter,
+					 struct grant_list *granted);
 
 	/*
 	 * Submits a checked request.  `sync`: grant now or fail with

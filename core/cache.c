@@ -42,6 +42,8 @@ static uint32_t flush_held(struct cpu_cache *cache, struct regmap *map)
 {
 	uint32_t moved = atomic_load_explicit(&cache->cached, memory_order_relaxed);
 
+	if (moved == 0)
+		return 0;	/* the guard holder's count is exact */
 	for (uint32_t class = 0; class < CACHE_CLASSES; class++) {
 		while (cache->depth[class] > 0)
 			regmap_release(map, cache->runs[class][--cache->depth[class]], class + 1);

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bitmap.h"
 #include "fault.h"
@@ -346,7 +347,8 @@ static mapreg_status locked_adapter_create(struct mapreg_pool *head,
 	return MAPREG_OK;
 }
 
-static mapreg_status locked_adapter_destroy(struct mapreg_adapter *head)
+static mapreg_status locked_adapter_destroy(struct mapreg_adapter *head,
+					    struct grant_list *granted)
 {
 	struct locked_pool *pool = pool_of_adapter(head);
 	struct locked_adapter *adapter = adapter_of(head);
@@ -361,6 +363,9 @@ static mapreg_status locked_adapter_destroy(struct mapreg_adapter *head)
 	pthread_mutex_unlock(&pool->lock);
 	if (busy)
 		return MAPREG_BUSY;			/* C3 */
+	/* Grants (eventfd writes) happen under the lock: none can follow. */
+	if (head->eventfd >= 0)
+		close(head->eventfd);
 	free(adapter);
 	return MAPREG_OK;
 }

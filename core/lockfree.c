@@ -100,7 +100,6 @@ struct lf_pool {
 
 struct lf_adapter {
 	struct mapreg_adapter head __attribute__((aligned(64)));
-	struct rcu_head rcu;			/* destroy frees it after a grace period */
 	atomic_uint channel;			/* enum channel_state */
 	mapreg_base holder_base;		/* published by KEPT/SYNC (release) */
 
@@ -394,8 +393,15 @@ static void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 	serve(pool, granted);
 }
 
+/*
+ * Takes the channel if it is in state `from`.  The relaxed look first spares
+ * a locked instruction when it is not (the usual case for an enqueuer); the
+ * enqueuer's Dekker read of the channel follows its seq_cst fence either way.
+ */
 static bool channel_take(struct lf_adapter *adapter, unsigned int from)
 {
+	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != from)
+		return false;
 	return atomic_compare_exchange_strong_explicit(&adapter->channel, &from, CH_HELD,
 						       memory_order_acq_rel,
 						       memory_order_relaxed);
@@ -672,13 +678,8 @@ static bool adapter_keeps_runs(struct lf_pool *pool, uint32_t id)
 	return keeps;
 }
 
-static void adapter_free_rcu(struct rcu_head *head)
-{
-	rcu_grace_period_ended();
-	free(caa_container_of(head, struct lf_adapter, rcu));
-}
-
-static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head)
+static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
+					struct grant_list *granted)
 {
 	struct lf_pool *pool = pool_of(head->pool);
 	struct lf_adapter *adapter = adapter_of(head);
@@ -688,8 +689,13 @@ static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head)
 	    !channel_take(adapter, CH_FREE))
 		return MAPREG_BUSY;				/* C3 */
 	if (adapter_keeps_runs(pool, head->id)) {
-		/* Give the channel back as it was: FREE, and nobody waits (C28). */
-		atomic_store_explicit(&adapter->channel, CH_FREE, memory_order_release);
+		/*
+		 * Give the channel back the one safe way: requests may have
+		 * queued for it since we took it (they found it HELD).
+		 */
+		rcu_enter();
+		channel_pass_on(pool, adapter, granted);
+		rcu_leave();
 		return MAPREG_BUSY;				/* C3 */
 	}
 	/* A FREE channel's queue holds only cancelled nodes (C28: nobody races). */
@@ -698,13 +704,17 @@ static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head)
 	rcu_leave();
 	atomic_fetch_sub_explicit(&pool->adapters, 1, memory_order_release);
 	/*
-	 * Not free(): a thread that passed the channel on and stored FREE (the
-	 * moment destroy can succeed) may still read the adapter until it
-	 * leaves its read-side section; that thread need not be a caller of
-	 * ours (a routine of this adapter, granted by a free on another, runs
-	 * on the freeing thread).
+	 * A thread that passed the channel on and stored FREE (the moment
+	 * destroy can succeed) may still read the adapter, and a thread that
+	 * granted its last request may still write its eventfd, until they
+	 * leave their read-side sections; neither need be a caller of ours (a
+	 * routine of this adapter, granted by a free on another, runs on the
+	 * freeing thread).  Destroy is no request path: it waits for them.
 	 */
-	rcu_free_later(&adapter->rcu, adapter_free_rcu);
+	rcu_wait_for_readers();
+	if (head->eventfd >= 0)
+		close(head->eventfd);
+	free(adapter);
 	return MAPREG_OK;
 }
 

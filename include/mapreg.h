@@ -164,7 +164,9 @@ mapreg_status mapreg_pool_grow(mapreg_pool *pool, uint32_t registers);
  * mapreg_adapter_destroy: MAPREG_BUSY, changing nothing, while the channel
  * is held, a request of the adapter is queued or granted but not yet run,
  * registers allocated through it are not freed, or (from a routine) this
- * thread is inside mapreg_poll() on it.  Closes the eventfd.  A routine may
+ * thread is inside mapreg_poll() on it.  Closes the eventfd (the lock-free
+ * backend first waits for an RCU grace period, so that no thread of the
+ * library can still write it).  A routine may
  * destroy an adapter whose own free call is running it further up the
  * stack: that call no longer touches the adapter.
  */
