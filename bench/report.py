@@ -1,0 +1,457 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Turns mapreg-bench output into a markdown table of ratios and PNG plots.
+
+    report.py --json bench.json [--hist hist.json] [--machine lscpu.txt]
+              [--out DIR] [--no-plots] [--command TEXT]
+              [--publish BENCHMARKS.md --publish-plots DIR]
+
+bench.json is Google Benchmark's --benchmark_out; hist.json is mapreg-bench's
+--hist-out.  Each run is taken at its median when the run was repeated
+(--benchmark_repetitions), else at its single measurement.  Every backend
+found is a column; ratios compare each backend with 'locked' (the reference
+design) and the fast path also with glibc malloc(64)/free.  With only
+'locked' present the ratio columns are simply left out.
+
+Plots (matplotlib, Debian's python3-matplotlib: run with /usr/bin/python3):
+throughput vs threads (scaling), grant-latency CDF and percentile spectrum
+(exhaustion), largest free run over time (mixed).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+REFERENCE = "locked"
+BASELINE = "malloc"
+
+
+def parse_run_name(run_name, flags=None):
+    """'scaling/locked/shared:1/manual_time/threads:4' -> (scenario, backend, params);
+    parts without a value ('real_time', 'manual_time') are added to `flags`."""
+    parts = run_name.split("/")
+    params = {}
+    for part in parts[2:]:
+        if ":" in part:
+            key, value = part.split(":", 1)
+            params[key] = int(value) if value.lstrip("-").isdigit() else value
+        elif flags is not None:
+            flags.add(part)
+    return parts[0], parts[1] if len(parts) > 1 else "", params
+
+
+def to_ns(value, unit):
+    return value * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    if n == 0:
+        return None
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+class Run:
+    """One benchmark run: its median figures and its spread."""
+
+    def __init__(self, run_name, entries, aggregates):
+        self.run_name = run_name
+        self.flags = set()
+        self.scenario, self.backend, self.params = parse_run_name(run_name, self.flags)
+        self.values = {}
+        self.cv = {}
+        if "median" in aggregates:
+            self.values = self._figures(aggregates["median"])
+            if "cv" in aggregates:
+                self.cv = self._figures(aggregates["cv"], raw=True)
+        else:
+            figures = [self._figures(e) for e in entries]
+            for key in figures[0]:
+                self.values[key] = median([f[key] for f in figures if key in f])
+        self.repetitions = max(1, len(entries))
+
+    @staticmethod
+    def _figures(entry, raw=False):
+        skip = {"name", "run_name", "run_type", "aggregate_name", "aggregate_unit",
+                "family_index", "per_family_instance_index", "repetitions",
+                "repetition_index", "threads", "iterations", "time_unit", "label",
+                "error_occurred", "error_message"}
+        out = {}
+        for key, value in entry.items():
+            if key in skip or not isinstance(value, (int, float)):
+                continue
+            if key in ("real_time", "cpu_time") and not raw:
+                value = to_ns(value, entry.get("time_unit", "ns"))
+            out[key] = value
+        return out
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def row_key(self):
+        return tuple(sorted((k, v) for k, v in self.params.items()))
+
+
+def load_runs(path):
+    with open(path) as f:
+        data = json.load(f)
+    by_name = {}
+    for entry in data.get("benchmarks", []):
+        if entry.get("error_occurred"):
+            continue
+        slot = by_name.setdefault(entry["run_name"], {"entries": [], "aggregates": {}})
+        if entry.get("run_type") == "aggregate":
+            slot["aggregates"][entry["aggregate_name"]] = entry
+        else:
+            slot["entries"].append(entry)
+    runs = [Run(name, s["entries"], s["aggregates"]) for name, s in by_name.items()
+            if s["entries"] or "median" in s["aggregates"]]
+    return data.get("context", {}), runs
+
+
+# What each scenario's table shows: the primary figure (and whether it is a
+# time, lower better, or a rate, higher better), then counters beside it.
+def ns_per_op(run):
+    """Per iteration: wall (or manual) time where the run is timed so, else CPU time."""
+    timed_by_wall = run.flags & {"real_time", "manual_time"}
+    return run.get("real_time") if timed_by_wall else run.get("cpu_time")
+
+
+def per_second(run):
+    return run.get("items_per_second")
+
+
+SCENARIOS = [
+    ("fastpath", "Fast path: one thread, sync allocate + free_adapter_object + "
+     "free_map_registers", "ns/op", ns_per_op, "time", ["op_p50_ns", "op_p99_ns"]),
+    ("scaling", "Scaling: I/Os per second, all threads", "Mops/s",
+     lambda r: per_second(r) and per_second(r) / 1e6, "rate", ["op_p99_ns"]),
+    ("exhaustion", "Exhaustion: pool 64, async 1..8, frees on another thread", "k req/s",
+     lambda r: per_second(r) and per_second(r) / 1e3, "rate",
+     ["grant_p50_ns", "grant_p99_ns", "grant_p999_ns", "wait_p99_ns", "queued_pct",
+      "fifo_inversions"]),
+    ("mixed", "Mixed Pareto sizes and lifetimes (time: library calls only)", "ns/tick",
+     ns_per_op, "time",
+     ["sync_fail_pct", "frag_fail_pct", "largest_run_share_mean", "alloc_p99_ns"]),
+    ("cancel", "Cancellation storm: half the submissions cancel a random live request",
+     "k req/s", lambda r: per_second(r) and per_second(r) / 1e3, "rate",
+     ["cancelled", "cancel_too_late", "grant_p99_ns", "routine_after_cancel",
+      "double_grants", "leaked_requests"]),
+    ("crossfree", "Cross-thread free: allocate on CPU 0, free on CPU 1", "ns/op", ns_per_op,
+     "time", ["free_p50_ns", "free_p99_ns", "alloc_retries"]),
+    ("poll", "Poll mode: reactor per poll adapter, pool 64", "k req/s",
+     lambda r: per_second(r) and per_second(r) / 1e3, "rate",
+     ["wait_p50_ns", "wait_p99_ns", "eventfd_waits", "eventfd_timeouts"]),
+    ("growth", "Growth under load: exhaustion + mapreg_pool_grow", "k req/s",
+     lambda r: per_second(r) and per_second(r) / 1e3, "rate",
+     ["grow_p50_ns", "grow_p99_ns", "grant_p99_ns", "final_registers"]),
+]
+
+
+def fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer() or abs(value) < 10:
+        if abs(value) >= 100:
+            return "%.0f" % value
+        return "%.3g" % value
+    return "%d" % value
+
+
+def fmt_params(params):
+    return " ".join("%s=%s" % (k, v) for k, v in sorted(params.items())
+                    if k not in ("threads",)) + \
+        (" threads=%s" % params["threads"] if "threads" in params else "")
+
+
+def speedup(kind, mine, reference):
+    """How many times faster `mine` is than `reference` (> 1: faster)."""
+    if mine is None or reference is None or mine == 0 or reference == 0:
+        return None
+    return reference / mine if kind == "time" else mine / reference
+
+
+def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
+    mine = [r for r in runs if r.scenario == name and r.backend != BASELINE]
+    if not mine:
+        return []
+    baseline = [r for r in runs if r.scenario == name and r.backend == BASELINE]
+    base_value = primary(baseline[0]) if baseline else None
+    others = [b for b in backends if b != REFERENCE]
+    header = ["run"] + ["%s %s" % (b, unit) for b in backends]
+    if REFERENCE in backends:
+        header += ["%s speed-up vs %s" % (b, REFERENCE) for b in others]
+    if base_value is not None:
+        header += ["%s cost in mallocs" % b for b in backends]
+    header += ["%s %s" % (b, e) for e in extras for b in backends]
+    rows = {}
+    for r in mine:
+        rows.setdefault(r.row_key(), {})[r.backend] = r
+    lines = ["### %s" % title, ""]
+    if base_value is not None:
+        lines += ["glibc malloc(64)+free baseline: %s ns/op (p99 %s ns)." % (
+            fmt(base_value), fmt(baseline[0].get("op_p99_ns"))), ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in sorted(rows):
+        by_backend = rows[key]
+        cells = [fmt_params(dict(key))]
+        for b in backends:
+            run = by_backend.get(b)
+            value = primary(run) if run else None
+            cell = fmt(value)
+            cv = None
+            if run is not None:
+                cv = run.cv.get("items_per_second" if kind == "rate" else
+                                "real_time" if run.flags & {"real_time", "manual_time"}
+                                else "cpu_time")
+            if cv is not None and value is not None:
+                cell += " ±%.0f%%" % (100 * cv)
+            cells.append(cell)
+        ref = by_backend.get(REFERENCE)
+        if REFERENCE in backends:
+            for b in others:
+                run = by_backend.get(b)
+                cells.append(fmt(speedup(kind, primary(run) if run else None,
+                                         primary(ref) if ref else None)))
+        if base_value is not None:
+            for b in backends:
+                run = by_backend.get(b)
+                value = primary(run) if run else None
+                cells.append(fmt(value / base_value if value and kind == "time" else None))
+        for e in extras:
+            for b in backends:
+                run = by_backend.get(b)
+                cells.append(fmt(run.get(e) if run else None))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def machine_summary(path):
+    """The lscpu lines that say what the figures ran on."""
+    if not path or not os.path.exists(path):
+        return []
+    wanted = ("Model name", "CPU(s)", "Thread(s) per core", "Hypervisor vendor",
+              "L1d cache", "L2 cache", "L3 cache", "NUMA node(s)")
+    out = []
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip() in wanted:
+                out.append("%s: %s" % (key.strip(), value.strip()))
+    return ["- machine (lscpu): " + "; ".join(out)] if out else []
+
+
+def markdown(context, runs, backends, machine=None, command=None):
+    lines = ["## Results", ""]
+    if command:
+        lines += ["- command: `%s`" % command]
+    lines += machine_summary(machine)
+    keys = ["date", "host_name", "num_cpus", "mhz_per_cpu", "load_avg", "library_build_type",
+            "mapreg_backends", "latency_clock", "timer_overhead_ns", "latency_sample_every"]
+    for k in keys:
+        if k in context:
+            value = context[k]
+            if isinstance(value, list):
+                value = ", ".join("%.2f" % v for v in value)
+            lines.append("- %s: %s" % (k, value))
+    lines += ["- runs: medians of the repetitions where repeated (±: coefficient of "
+              "variation across them)", ""]
+    for spec in SCENARIOS:
+        lines += scenario_table(*spec, runs, backends)
+    return "\n".join(lines)
+
+
+def load_side(path):
+    if not path or not os.path.exists(path):
+        return {"histograms": [], "series": []}
+    with open(path) as f:
+        return json.load(f)
+
+
+def check_side_names(side, runs):
+    """Every histogram must belong to a run in the JSON (names are rebuilt by the shim)."""
+    names = {r.run_name for r in runs}
+    return sorted({h["run_name"] for h in side.get("histograms", [])} - names)
+
+
+def plot_scaling(plt, runs, backends, out):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for b in backends:
+        for shared, label in ((0, "own adapter"), (1, "shared adapter")):
+            points = sorted((r.params["threads"], per_second(r) / 1e6) for r in runs
+                            if r.scenario == "scaling" and r.backend == b
+                            and r.params.get("shared") == shared and per_second(r))
+            if points:
+                ax.plot(*zip(*points), marker="o", label="%s, %s" % (b, label))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("threads (1-2 pinned; 4-16 oversubscribe 2 CPUs)")
+    ax.set_ylabel("million I/Os per second")
+    ax.set_title("scaling: throughput vs threads")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "scaling_throughput.png"), dpi=100)
+    plt.close(fig)
+
+
+def cdf_points(hist):
+    total = hist["count"]
+    seen = 0
+    xs, ys = [], []
+    for low, high, count in hist["buckets"]:
+        seen += count
+        xs.append(max(high, 1))
+        ys.append(seen / total)
+    return xs, ys
+
+
+def plot_grant_latency(plt, side, out):
+    hists = [h for h in side.get("histograms", [])
+             if h["metric"] == "grant" and h["run_name"].startswith("exhaustion/")
+             and h["count"] > 0]
+    if not hists:
+        return False
+    fig, (cdf, spectrum) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for h in sorted(hists, key=lambda h: h["run_name"]):
+        _, backend, params = parse_run_name(h["run_name"])
+        label = "%s, %d adapter%s" % (backend, params.get("adapters", 0),
+                                      "s" if params.get("adapters") != 1 else "")
+        xs, ys = cdf_points(h)
+        cdf.step(xs, ys, where="post", label=label)
+        # Percentile spectrum: x = 1 / (1 - p), as HdrHistogram plots tails.
+        tail = [(1 / (1 - y), x) for x, y in zip(xs, ys) if y < 1]
+        if tail:
+            spectrum.step(*zip(*tail), where="post", label=label)
+    cdf.set_xscale("log")
+    cdf.set_xlabel("grant latency, free start -> routine start (ns)")
+    cdf.set_ylabel("fraction of grants")
+    cdf.set_title("exhaustion: grant latency CDF")
+    spectrum.set_xscale("log")
+    spectrum.set_yscale("log")
+    spectrum.set_xticks([1, 10, 100, 1000, 10000, 100000])
+    spectrum.set_xticklabels(["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"])
+    spectrum.set_xlabel("percentile")
+    spectrum.set_ylabel("grant latency (ns)")
+    spectrum.set_title("exhaustion: grant latency by percentile")
+    for ax in (cdf, spectrum):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "grant_latency_cdf.png"), dpi=100)
+    plt.close(fig)
+    return True
+
+
+def plot_free_run(plt, side, out):
+    series = [s for s in side.get("series", []) if s["metric"] == "largest_free_run"
+              and s["points"]]
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for s in sorted(series, key=lambda s: s["run_name"]):
+        _, backend, params = parse_run_name(s["run_name"])
+        ax.plot(*zip(*s["points"]), label="%s, load %s%%" % (backend, params.get("load")))
+    ax.set_xlabel("tick (one allocation attempt per tick)")
+    ax.set_ylabel("largest free run (registers)")
+    ax.set_title("mixed: largest free run over time, pool 4096")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "mixed_largest_free_run.png"), dpi=100)
+    plt.close(fig)
+    return True
+
+
+def make_plots(runs, side, backends, out):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report.py: no matplotlib here (use /usr/bin/python3 with Debian's "
+              "python3-matplotlib): plots skipped", file=sys.stderr)
+        return []
+    made = []
+    if any(r.scenario == "scaling" for r in runs):
+        plot_scaling(plt, runs, backends, out)
+        made.append("scaling_throughput.png")
+    if plot_grant_latency(plt, side, out):
+        made.append("grant_latency_cdf.png")
+    if plot_free_run(plt, side, out):
+        made.append("mixed_largest_free_run.png")
+    return made
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", required=True, help="Google Benchmark JSON (--benchmark_out)")
+    ap.add_argument("--hist", help="mapreg-bench --hist-out file")
+    ap.add_argument("--out", help="directory for results.md and the PNGs")
+    ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--machine", help="lscpu output to summarise")
+    ap.add_argument("--command", help="the command that made the figures")
+    ap.add_argument("--publish", help="markdown file whose generated part to rewrite")
+    ap.add_argument("--publish-plots", help="directory to copy the PNGs into")
+    args = ap.parse_args()
+
+    context, runs = load_runs(args.json)
+    if not runs:
+        print("report.py: no successful runs in %s" % args.json, file=sys.stderr)
+        return 1
+    side = load_side(args.hist)
+    orphans = check_side_names(side, runs)
+    if orphans:
+        print("report.py: histograms of runs missing from the JSON: %s" % ", ".join(orphans),
+              file=sys.stderr)
+        return 1
+    found = {r.backend for r in runs if r.backend != BASELINE}
+    backends = ([REFERENCE] if REFERENCE in found else []) + sorted(found - {REFERENCE})
+    text = markdown(context, runs, backends, args.machine, args.command)
+    print(text)
+    plots = []
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "results.md"), "w") as f:
+            f.write(text + "\n")
+        if not args.no_plots:
+            plots = make_plots(runs, side, backends, args.out)
+            for name in plots:
+                print("plot: %s" % os.path.join(args.out, name), file=sys.stderr)
+    if args.publish:
+        return publish(args, text, plots)
+    return 0
+
+
+BEGIN = "<!-- generated by tools/bench.sh --publish: begin -->"
+END = "<!-- generated by tools/bench.sh --publish: end -->"
+
+
+def publish(args, text, plots):
+    """Rewrites the generated part of the doc and copies the plots beside it."""
+    import shutil
+    with open(args.publish) as f:
+        doc = f.read()
+    if BEGIN not in doc or END not in doc:
+        print("report.py: %s lacks the generated-part markers" % args.publish, file=sys.stderr)
+        return 1
+    images = []
+    if args.publish_plots and args.out:
+        os.makedirs(args.publish_plots, exist_ok=True)
+        for name in plots:
+            shutil.copy(os.path.join(args.out, name), os.path.join(args.publish_plots, name))
+            rel = os.path.relpath(os.path.join(args.publish_plots, name),
+                                  os.path.dirname(os.path.abspath(args.publish)))
+            images.append("![%s](%s)" % (name[:-4].replace("_", " "), rel))
+    body = text + ("\n\n### Plots\n\n" + "\n\n".join(images) if images else "")
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(args.publish, "w") as f:
+        f.write(head + BEGIN + "\n" + body + "\n" + END + tail)
+    print("published: %s" % args.publish, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failure reports.  The first failing check wins: it prints what broke, the
+ * world as the harness and the library see it, the seed and a command that
+ * replays the run, then ends the process.  With --expect CHECK (the faulty
+ * build's self-tests) a failure of exactly that check is the expected
+ * result and exits 0; any other failure still exits 1.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stress.h"
+
+_Atomic(struct world *) current_world;
+static const struct options *options;
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void report_init(const struct options *opt)
+{
+	options = opt;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void print_replay(const struct options *opt)
+{
+	printf("replay: %s --seed %llu --backend %s --threads %u", opt->argv0,
+	       (unsigned long long)opt->seed, opt->backend_name, opt->threads);
+	if (opt->duration > 0)
+		printf(" --duration %g", opt->duration);
+	if (opt->ops > 0)
+		printf(" --ops %llu", (unsigned long long)opt->ops);
+	printf(" --registers %u --adapters %u --epoch-ms %u --stall-ms %u --mix %s",
+	       opt->registers, opt->adapters, opt->epoch_ms, opt->stall_ms,
+	       opt->keep_registers_mix ? "keep-registers" : "balanced");
+	if (opt->fault != NULL)
+		printf(" --fault %s", opt->fault);
+	if (opt->expect != NULL)
+		printf(" --expect %s", opt->expect);
+	printf("\n");
+}
+
+static void print_stats(mapreg_pool *pool)
+{
+	mapreg_pool_stats st;
+
+	if (mapreg_pool_get_stats(pool, &st) != MAPREG_OK) {
+		printf("stats: unavailable\n");
+		return;
+	}
+	printf("stats: registers %llu free %llu cached %llu held %llu waiting_channel %llu "
+	       "waiting_registers %llu grants %llu cancels %llu sync_failures %llu "
+	       "caller_errors %llu\n",
+	       (unsigned long long)st.registers, (unsigned long long)st.free,
+	       (unsigned long long)st.cached, (unsigned long long)st.held,
+	       (unsigned long long)st.waiting_channel, (unsigned long long)st.waiting_registers,
+	       (unsigned long long)st.grants, (unsigned long long)st.cancels,
+	       (unsigned long long)st.sync_failures, (unsigned long long)st.caller_errors);
+}
+
+static const char *phase_name(enum phase p)
+{
+	static const char *const names[] = { "idle", "pending", "ran", "cancelled" };
+
+	return names[p];
+}
+
+static void print_pending(struct world *w)
+{
+	for (uint32_t i = 0; i < w->nactors; i++) {
+		struct actor *a = w->actors[i];
+
+		for (uint32_t j = 0; j < a->nslots; j++) {
+			struct slot *s = &a->slots[j];
+			uint64_t st = atomic_load(&s->state);
+
+			if (STATE_PHASE(st) != PHASE_PENDING)
+				continue;
+			printf("  actor %u slot %u gen %llu: %s on adapter %u, %u registers\n",
+			       i, j, (unsigned long long)STATE_GEN(st),
+			       phase_name(STATE_PHASE(st)), atomic_load(&s->adapter),
+			       atomic_load(&s->nregs));
+		}
+	}
+}
+
+static void print_holds(const char *name, struct hold_list *list)
+{
+	pthread_mutex_lock(&list->lock);
+	printf("  %s holds:", name);
+	for (struct hold *h = list->head; h != NULL; h = h->next)
+		printf(" %s@%u[%u+%u]", h->channel ? "channel" : "run", h->adapter,
+		       h->base.first, h->base.count);
+	printf("\n");
+	pthread_mutex_unlock(&list->lock);
+}
+
+void dump_world(struct world *w)
+{
+	printf("epoch %u, live %lld\n", w->epoch, (long long)atomic_load(&w->live));
+	print_stats(w->pool);
+	shadow_print(w);
+	printf("pending requests:\n");
+	print_pending(w);
+	print_holds("shared", &w->shared_holds);
+	print_holds("probe", &w->probe_holds);
+	print_holds("churn", &w->churn_holds);
+}
+
+void defer_failure(struct world *w, const char *check, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&w->deferred_lock);
+	if (w->deferred_check == NULL) {
+		w->deferred_check = check;
+		va_start(ap, fmt);
+		vsnprintf(w->deferred, sizeof(w->deferred), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&w->deferred_lock);
+}
+
+void fail_deferred(struct world *w)
+{
+	pthread_mutex_lock(&w->deferred_lock);
+	const char *check = w->deferred_check;
+	pthread_mutex_unlock(&w->deferred_lock);
+	if (check != NULL)
+		fail(check, "%s (seen earlier in this epoch)", w->deferred);
+}
+
+_Noreturn void fail(const char *check, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&fail_lock);		/* never unlocked: we exit */
+	fflush(stdout);
+	printf("\nFAIL [%s] ", check);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	struct world *w = atomic_load(&current_world);
+
+	if (w != NULL)
+		dump_world(w);
+	print_replay(options);
+	bool expected = options->expect != NULL && strcmp(options->expect, check) == 0;
+	if (expected)
+		printf("caught: the planted fault '%s' was reported by the '%s' check\n",
+		       options->fault ? options->fault : "(none)", check);
+	fflush(stdout);
+	_exit(expected ? 0 : 1);
+}
