@@ -8,3 +8,5 @@ void mapreg_fault_set(unsigned int mask)
 {
 	atomic_store_explicit(&mapreg_fault_mask, mask, memory_order_relaxed);
 }
+
+void (*mapreg_pause_hook)(enum mapreg_pause where);

@@ -26,6 +26,14 @@ enum mapreg_fault {
 	FAULT_COUNT
 };
 
+/*
+ * Test-only pause points: a regression test runs code of its own there, on
+ * the thread that reached them, to replay a race deterministically.
+ */
+enum mapreg_pause {
+	PAUSE_CANCEL_LOADED_STATE,	/* xfer_cancel_needs_backend, after a load */
+};
+
 #ifdef MAPREG_FAULT_INJECTION
 #include <stdatomic.h>
 
@@ -34,8 +42,13 @@ extern atomic_uint mapreg_fault_mask;
 void mapreg_fault_set(unsigned int mask);
 #define FAULT(which) \
 	((atomic_load_explicit(&mapreg_fault_mask, memory_order_relaxed) >> (which)) & 1u)
+
+/* Called at every pause point while set (tests set it while quiescent). */
+extern void (*mapreg_pause_hook)(enum mapreg_pause where);
+#define PAUSE(where) do { if (mapreg_pause_hook != NULL) mapreg_pause_hook(where); } while (0)
 #else
 #define FAULT(which) 0
+#define PAUSE(where) do { } while (0)
 #endif
 
 #endif /* MAPREG_FAULT_H */

@@ -14,6 +14,7 @@
  * relaxed except for magic's release/acquire, only so that such a race is
  * defined behaviour (the loser sees an old or new binding, never a torn one).
  */
+#include "fault.h"
 #include "transfer.h"
 
 #define XFER_MAGIC 0x6d61707265677866ull		/* "mapregxf" */
@@ -74,7 +75,13 @@ mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
 							memory_order_acq_rel,
 							memory_order_acquire));
 	atomic_store_explicit(&impl->adapter, adapter, memory_order_relaxed);
-	atomic_store_explicit(&impl->state, with_state(word, XFER_IDLE), memory_order_release);
+	/*
+	 * A new generation: a cancel that loaded the IDLE word of the old
+	 * binding must fail its CAS and look at the binding again.
+	 */
+	atomic_store_explicit(&impl->state,
+			      with_state(word + (1u << XFER_STATE_BITS), XFER_IDLE),
+			      memory_order_release);
 	return MAPREG_OK;
 }
 
@@ -152,13 +159,23 @@ bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
 
-	if (adapter == NULL || xfer_adapter(xfer) != adapter)
+	if (adapter == NULL || !xfer_initialized(xfer))
 		return false;				/* C21: changes nothing */
 
 	uint32_t word = atomic_load_explicit(&impl->state, memory_order_acquire);
 	for (;;) {
 		uint32_t next;
 
+		/*
+		 * The binding is checked after each load of the word: the owner
+		 * may re-init the transfer for another adapter and submit there
+		 * meanwhile, and this cancel names the old one (C21: a foreign
+		 * transfer changes nothing).  The acquire load orders the
+		 * re-init's binding before the word we read.
+		 */
+		PAUSE(PAUSE_CANCEL_LOADED_STATE);
+		if (atomic_load_explicit(&impl->adapter, memory_order_relaxed) != adapter)
+			return false;
 		if (XFER_STATE(word) == XFER_BUSY) {
 			*generation = XFER_GENERATION(word);
 			return true;
