@@ -32,6 +32,7 @@ enum mapreg_fault {
  */
 enum mapreg_pause {
 	PAUSE_CANCEL_LOADED_STATE,	/* xfer_cancel_needs_backend, after a load */
+	PAUSE_CANCEL_BEFORE_MARK,	/* xfer_cancel_needs_backend, before its CAS */
 };
 
 #ifdef MAPREG_FAULT_INJECTION

@@ -186,6 +186,7 @@ bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *
 			next = with_state(word, XFER_SUBMITTING_MARKED);
 		else
 			return false;			/* already marked */
+		PAUSE(PAUSE_CANCEL_BEFORE_MARK);
 		if (atomic_compare_exchange_weak_explicit(&impl->state, &word, next,
 							  memory_order_acq_rel,
 							  memory_order_acquire))

@@ -9,7 +9,8 @@
 
 #include "fault.h"
 
-static mapreg_adapter *rebind_to;	/* the hook's arguments */
+static enum mapreg_pause rebind_at;	/* the hook's arguments */
+static mapreg_adapter *rebind_to;
 static mapreg_transfer *rebind_xfer;
 static mapreg_control_fn rebind_routine;
 static void *rebind_context;
@@ -24,7 +25,7 @@ static bool rebind_submits;
  */
 static void rebind_once(enum mapreg_pause where)
 {
-	if (where != PAUSE_CANCEL_LOADED_STATE)
+	if (where != rebind_at)
 		return;
 	mapreg_pause_hook = NULL;
 	assert_ok(mapreg_transfer_init(rebind_to, rebind_xfer));
@@ -33,17 +34,27 @@ static void rebind_once(enum mapreg_pause where)
 						     rebind_routine, rebind_context, NULL));
 }
 
-static void c21_cancel_ignores_transfer_rebound_and_resubmitted_meanwhile(void **state)
+/*
+ * B's request waits for B's channel (`for_registers` false) or, holding B's
+ * channel, for registers: the case where the old code also passed A's
+ * channel on.
+ */
+static void cancel_ignores_rebound_request(bool for_registers)
 {
 	mapreg_pool *pool = pool_new(2);
 	mapreg_adapter *a = inline_adapter(pool), *b = inline_adapter(pool);
+	mapreg_adapter *c = inline_adapter(pool);
 	mapreg_transfer xfer;
 	struct probe waiting;
 
 	probe_init(&waiting, "waiting on B", MAPREG_DEALLOCATE_OBJECT);
 	hold(a, 1);			/* A's channel is held: nobody may pass it on */
-	hold(b, 1);			/* B's request will wait for B's channel */
+	if (for_registers)
+		hold(c, 1);		/* no register left: B's request holds B's channel */
+	else
+		hold(b, 1);		/* B's request waits for B's channel */
 	xfer_init_for(a, &xfer);
+	rebind_at = PAUSE_CANCEL_LOADED_STATE;
 	rebind_to = b;
 	rebind_xfer = &xfer;
 	rebind_routine = probe_routine;
@@ -62,11 +73,22 @@ static void c21_cancel_ignores_transfer_rebound_and_resubmitted_meanwhile(void *
 						 NULL, NULL, &base),
 		      MAPREG_INSUFFICIENT_RESOURCES);
 	release_hold(a);
-	release_hold(b);
+	release_hold(for_registers ? c : b);
 	assert_not_run(&waiting);
 }
 
-static void c21_cancel_does_not_mark_transfer_rebound_meanwhile(void **state)
+static void c21_cancel_ignores_rebound_request_waiting_for_channel(void **state)
+{
+	cancel_ignores_rebound_request(false);
+}
+
+static void c21_cancel_ignores_rebound_request_waiting_for_registers(void **state)
+{
+	cancel_ignores_rebound_request(true);
+}
+
+/* The re-init comes after the cancel's binding check, before its marking CAS. */
+static void cancel_does_not_mark_rebound_transfer(enum mapreg_pause at)
 {
 	mapreg_pool *pool = pool_new(2);
 	mapreg_adapter *a = inline_adapter(pool), *b = inline_adapter(pool);
@@ -75,6 +97,7 @@ static void c21_cancel_does_not_mark_transfer_rebound_meanwhile(void **state)
 
 	probe_init(&later, "later on B", MAPREG_DEALLOCATE_OBJECT);
 	xfer_init_for(a, &xfer);
+	rebind_at = at;
 	rebind_to = b;
 	rebind_xfer = &xfer;
 	rebind_submits = false;
@@ -86,9 +109,22 @@ static void c21_cancel_does_not_mark_transfer_rebound_meanwhile(void **state)
 	assert_ran_once(&later);
 }
 
+static void c21_cancel_does_not_mark_transfer_rebound_before_its_check(void **state)
+{
+	cancel_does_not_mark_rebound_transfer(PAUSE_CANCEL_LOADED_STATE);
+}
+
+/* The re-init's new generation makes the cancel's CAS fail and look again. */
+static void c21_cancel_does_not_mark_transfer_rebound_before_its_cas(void **state)
+{
+	cancel_does_not_mark_rebound_transfer(PAUSE_CANCEL_BEFORE_MARK);
+}
+
 static const struct CMUnitTest tests[] = {
-	TEST(c21_cancel_ignores_transfer_rebound_and_resubmitted_meanwhile),
-	TEST(c21_cancel_does_not_mark_transfer_rebound_meanwhile),
+	TEST(c21_cancel_ignores_rebound_request_waiting_for_channel),
+	TEST(c21_cancel_ignores_rebound_request_waiting_for_registers),
+	TEST(c21_cancel_does_not_mark_transfer_rebound_before_its_check),
+	TEST(c21_cancel_does_not_mark_transfer_rebound_before_its_cas),
 };
 
 HARNESS_MAIN("regressions", tests)
