@@ -482,6 +482,12 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		/* Release: our use of the channel happens before the next taker's. */
 		atomic_store_explicit(&adapter->channel, release_as, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
+		/*
+		 * TSan: `owed` may be a node we never dequeued; its enqueuer
+		 * released it before linking it (rcu.h), and we reached it
+		 * through that link.
+		 */
+		tsan_acquire(owed);
 		if (CMM_LOAD_SHARED(owed->next) == NULL)
 			return;		/* empty, or its enqueuer will try the channel */
 		if (!channel_take(adapter, release_as))

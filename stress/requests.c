@@ -325,6 +325,14 @@ static bool cancel_request(struct actor *a, struct slot *s, uint32_t adapter)
 	if (!cancel_call(a, s, adapter))
 		return false;
 	count(&a->tally.cancels);
+	/*
+	 * A cancelled request stays the slot's current one until its canceller
+	 * settles it, so it must be on the adapter the cancel named (C21; the
+	 * rebound-transfer race made a cancel naming A cancel a request on B).
+	 */
+	if (atomic_load(&s->adapter) != adapter)
+		fail("api", "C21: a cancel naming adapter %u returned true for the transfer's "
+		     "request on adapter %u", adapter, atomic_load(&s->adapter));
 	outcome(a->w, s, atomic_load(&s->state), PHASE_CANCELLED, "was cancelled (cancel returned true)");
 	return true;
 }
