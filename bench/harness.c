@@ -9,15 +9,22 @@
 struct bench_options bench_options = { .smoke = false, .seed = 20240601 };
 
 /*
- * Every backend the public header names.  Which of them the library serves
- * is asked of the library itself (bench_backends_probe), so a new backend
- * shows up in every scenario the day mapreg_pool_create accepts it.
+ * Every concrete backend the library names (mapreg_backend_name: LOCKED on,
+ * until a value names none).  Which of them the library serves is asked of
+ * the library itself (bench_backends_probe), so a new backend shows up in
+ * every scenario the day mapreg_pool_create accepts it.
  */
-static const struct bench_backend known_backends[] = {
-	{ MAPREG_BACKEND_LOCKED, "locked" },
-	{ MAPREG_BACKEND_LOCKFREE, "lockfree" },
-};
-#define KNOWN_BACKENDS (sizeof(known_backends) / sizeof(known_backends[0]))
+#define MAX_BACKENDS 8
+
+static bool backend_known(mapreg_backend id, struct bench_backend *out)
+{
+	const char *name = id == MAPREG_BACKEND_DEFAULT ? NULL : mapreg_backend_name(id);
+
+	if (name == NULL)
+		return false;
+	*out = (struct bench_backend){ id, name };
+	return true;
+}
 
 static bool backend_available(mapreg_backend id)
 {
@@ -30,48 +37,53 @@ static bool backend_available(mapreg_backend id)
 	return true;
 }
 
-static const struct bench_backend *backend_named(const char *name, size_t len)
+/* A name of `len` bytes (from a comma-separated list). */
+static bool backend_named(const char *name, size_t len, struct bench_backend *out)
 {
-	for (size_t i = 0; i < KNOWN_BACKENDS; i++)
-		if (strlen(known_backends[i].name) == len &&
-		    strncmp(known_backends[i].name, name, len) == 0)
-			return &known_backends[i];
-	return NULL;
+	char copy[16];
+	mapreg_backend id;
+
+	if (len >= sizeof(copy))
+		return false;
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	return mapreg_backend_by_name(copy, &id) == MAPREG_OK && backend_known(id, out);
 }
 
 size_t bench_backends_probe(const char *only, const struct bench_backend **out, char *err,
 			    size_t errlen)
 {
-	static struct bench_backend chosen[KNOWN_BACKENDS];
+	static struct bench_backend chosen[MAX_BACKENDS];
+	struct bench_backend b;
 	size_t n = 0;
 
 	*out = chosen;
 	err[0] = '\0';
 	if (only == NULL) {
-		for (size_t i = 0; i < KNOWN_BACKENDS; i++)
-			if (backend_available(known_backends[i].id))
-				chosen[n++] = known_backends[i];
+		for (int id = MAPREG_BACKEND_LOCKED; n < MAX_BACKENDS &&
+		     backend_known((mapreg_backend)id, &b); id++)
+			if (backend_available(b.id))
+				chosen[n++] = b;
 		return n;
 	}
 	for (const char *p = only; *p != '\0';) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		const struct bench_backend *b = backend_named(p, len);
 
-		if (b == NULL) {
+		if (!backend_named(p, len, &b)) {
 			snprintf(err, errlen, "unknown backend '%.*s' (known: locked, lockfree)",
 				 (int)len, p);
 			return 0;
 		}
-		if (!backend_available(b->id)) {
-			snprintf(err, errlen, "backend '%s' is not built into this mapreg", b->name);
+		if (!backend_available(b.id)) {
+			snprintf(err, errlen, "backend '%s' is not built into this mapreg", b.name);
 			return 0;
 		}
 		bool seen = false;
 		for (size_t i = 0; i < n; i++)
-			seen |= chosen[i].id == b->id;
-		if (!seen && n < KNOWN_BACKENDS)
-			chosen[n++] = *b;
+			seen |= chosen[i].id == b.id;
+		if (!seen && n < MAX_BACKENDS)
+			chosen[n++] = b;
 		p += len + (comma != NULL);
 	}
 	return n;

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
-#include <string.h>
 
 #include "check.h"
 #include "dispatch.h"
@@ -14,9 +13,10 @@ bool is_power_of_two(uint64_t x)
 /* MAPREG_BACKEND=locked|lockfree in the environment picks DEFAULT's meaning. */
 static mapreg_backend default_backend(void)
 {
-	const char *name = getenv("MAPREG_BACKEND");
+	mapreg_backend backend;
 
-	if (name != NULL && strcmp(name, "locked") == 0)
+	if (mapreg_backend_by_name(getenv("MAPREG_BACKEND"), &backend) == MAPREG_OK &&
+	    backend == MAPREG_BACKEND_LOCKED)
 		return MAPREG_BACKEND_LOCKED;
 	return MAPREG_BACKEND_LOCKFREE;
 }

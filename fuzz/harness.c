@@ -36,33 +36,23 @@ bool bytes_left(const struct bytes *in)
 	return in->size != 0;
 }
 
-static const struct {
-	const char *name;
-	mapreg_backend backend;
-} backend_names[] = {
-	{ "default", MAPREG_BACKEND_DEFAULT },
-	{ "locked", MAPREG_BACKEND_LOCKED },
-	{ "lockfree", MAPREG_BACKEND_LOCKFREE },
-};
-
+/* A name of `length` bytes (not terminated: from a comma-separated list). */
 static bool backend_named(const char *name, size_t length, mapreg_backend *out)
 {
-	for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++) {
-		if (strlen(backend_names[i].name) == length &&
-		    strncmp(backend_names[i].name, name, length) == 0) {
-			*out = backend_names[i].backend;
-			return true;
-		}
-	}
-	return false;
+	char copy[16];
+
+	if (length >= sizeof(copy))
+		return false;
+	memcpy(copy, name, length);
+	copy[length] = '\0';
+	return mapreg_backend_by_name(copy, out) == MAPREG_OK;
 }
 
 const char *fuzz_backend_name(mapreg_backend backend)
 {
-	for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++)
-		if (backend_names[i].backend == backend)
-			return backend_names[i].name;
-	return "?";
+	const char *name = mapreg_backend_name(backend);
+
+	return name != NULL ? name : "?";
 }
 
 bool fuzz_backend(uint8_t selector, mapreg_backend *out)

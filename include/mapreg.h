@@ -297,6 +297,15 @@ uint32_t mapreg_transfer_registers(uintptr_t address, size_t length, uint32_t pa
 
 /* Additions beyond CONTRACT.md. */
 
+/* "default", "locked" or "lockfree"; NULL for a value that names no backend. */
+const char *mapreg_backend_name(mapreg_backend backend);
+/*
+ * The backend a name above stands for (what MAPREG_BACKEND and the test,
+ * stress, fuzz and bench programs' --backend accept): MAPREG_OK and *out set,
+ * or MAPREG_INVALID_PARAMETER for NULL arguments or an unknown name.
+ */
+mapreg_status mapreg_backend_by_name(const char *name, mapreg_backend *out);
+
 /* The backend actually serving `pool` (DEFAULT resolved); -1 for NULL. */
 int mapreg_pool_backend(const mapreg_pool *pool);
 

@@ -80,12 +80,10 @@ static double env_or_double(const char *name, double fallback)
 
 static mapreg_backend parse_backend(const char *name)
 {
-	if (strcmp(name, "default") == 0)
-		return MAPREG_BACKEND_DEFAULT;
-	if (strcmp(name, "locked") == 0)
-		return MAPREG_BACKEND_LOCKED;
-	if (strcmp(name, "lockfree") == 0)
-		return MAPREG_BACKEND_LOCKFREE;
+	mapreg_backend backend;
+
+	if (mapreg_backend_by_name(name, &backend) == MAPREG_OK)
+		return backend;
 	fprintf(stderr, "stress: unknown backend '%s'\n", name);
 	exit(2);
 }

@@ -15,32 +15,16 @@ __thread int marked_calls;
 
 /* Command line. */
 
-static const struct {
-	const char *name;
-	mapreg_backend backend;
-} backend_names[] = {
-	{ "default", MAPREG_BACKEND_DEFAULT },
-	{ "locked", MAPREG_BACKEND_LOCKED },
-	{ "lockfree", MAPREG_BACKEND_LOCKFREE },
-};
-
 static bool parse_backend(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
-		if (strcmp(name, backend_names[i].name) == 0) {
-			test_backend = backend_names[i].backend;
-			return true;
-		}
-	}
-	return false;
+	return mapreg_backend_by_name(name, &test_backend) == MAPREG_OK;
 }
 
 static const char *backend_name(mapreg_backend backend)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++)
-		if (backend_names[i].backend == backend)
-			return backend_names[i].name;
-	return "?";
+	const char *name = mapreg_backend_name(backend);
+
+	return name != NULL ? name : "?";
 }
 
 static int usage(const char *argv0)

@@ -14,11 +14,6 @@
 #define REGISTERS (1u << 20)
 #define BYTES_PER_REGISTER_MAX 16.0
 
-static mapreg_backend backend_named(const char *name)
-{
-	return strcmp(name, "locked") == 0 ? MAPREG_BACKEND_LOCKED : MAPREG_BACKEND_LOCKFREE;
-}
-
 /* Bytes in use from the heap and from malloc's own mmaps (large blocks). */
 static size_t allocated(void)
 {
@@ -30,7 +25,10 @@ static size_t allocated(void)
 int main(int argc, char **argv)
 {
 	const char *name = argc > 2 && strcmp(argv[1], "--backend") == 0 ? argv[2] : "lockfree";
-	mapreg_pool_config config = { .registers = REGISTERS, .backend = backend_named(name) };
+	mapreg_pool_config config = { .registers = REGISTERS };
+
+	if (mapreg_backend_by_name(name, &config.backend) != MAPREG_OK)
+		return 2;
 	mapreg_pool *pool;
 
 	size_t before = allocated();
