@@ -92,10 +92,25 @@ struct lf_pool {
 	struct __cds_wfcq_head register_queue;
 	struct cds_wfcq_tail register_queue_tail;
 	struct lf_node *register_head;		/* the server's: dequeued, not served */
+	/* Rounds asked for; acq_rel chains each round after its askers (serve). */
 	atomic_ulong serve_requests;
 
+	/*
+	 * Nodes in WAIT_CHANNEL / WAIT_REGISTERS (C27).  waiting_registers is
+	 * also the Dekker flag of no-stranding: it is raised seq_cst before a
+	 * node can be seen waiting, and read after a full fence by whoever
+	 * returns registers (so those reads and the lowering may be relaxed:
+	 * the fences, not the counter, order the pair).  waiting_channel is a
+	 * statistic only: relaxed throughout.
+	 */
 	atomic_long waiting_channel, waiting_registers;
-	atomic_uint adapters, next_adapter_id;
+	/*
+	 * Live adapters: raised relaxed at create (nothing to publish), lowered
+	 * with release at destroy, read with acquire by pool destroy, which then
+	 * frees what those adapters used.
+	 */
+	atomic_uint adapters;
+	atomic_uint next_adapter_id;		/* relaxed: only uniqueness matters */
 };
 
 struct lf_adapter {
@@ -108,8 +123,8 @@ struct lf_adapter {
 
 	struct __cds_wfcq_head poll_queue;
 	struct cds_wfcq_tail poll_queue_tail;
-	atomic_uint poll_pending;		/* nodes granted, not yet popped */
-	atomic_uint polling;			/* the poll queue's consumer token */
+	atomic_uint poll_pending;		/* nodes granted, not yet popped (grant) */
+	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
 };
 
 static struct lf_pool *pool_of(const struct mapreg_pool *pool)
@@ -225,6 +240,7 @@ static struct regmap *map_of(struct lf_pool *pool)
 
 /* Registers. */
 
+/* Relaxed: callers put a seq_cst fence before it where it decides (struct lf_pool). */
 static bool anyone_waits_for_registers(struct lf_pool *pool)
 {
 	return atomic_load_explicit(&pool->waiting_registers, memory_order_relaxed) > 0;
@@ -677,6 +693,7 @@ static bool adapter_keeps_runs(struct lf_pool *pool, uint32_t id)
 	rcu_enter();
 	struct regmap *map = map_of(pool);
 	for (uint32_t first = 0; first < map->registers && !keeps; first++) {
+		/* Relaxed: nobody keeps or frees through this adapter now (C28). */
 		uint64_t run = atomic_load_explicit(regmap_run(map, first), memory_order_relaxed);
 		keeps = run != 0 && (uint32_t)(run >> 32) == id;
 	}
