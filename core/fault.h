@@ -18,6 +18,12 @@ enum mapreg_fault {
 	FAULT_FOREIGN_FREE,		/* C23: free_map_registers skips the owner check */
 	FAULT_STATS_SKEW,		/* C27: a grant is not counted */
 	/*
+	 * C11, C3: the channel protocol before its fix: a FREE channel is
+	 * taken without looking at the queue, so a request that queued behind
+	 * a stale FREE decision is overtaken (or dropped by destroy).
+	 */
+	FAULT_FREE_CHANNEL_UNCHECKED,
+	/*
 	 * Not a bug: the lock-free backend skips its magazines and per-CPU
 	 * hints, so that it places runs first-fit exactly as the locked one
 	 * does, for the differential test.
@@ -33,6 +39,8 @@ enum mapreg_fault {
 enum mapreg_pause {
 	PAUSE_CANCEL_LOADED_STATE,	/* xfer_cancel_needs_backend, after a load */
 	PAUSE_CANCEL_BEFORE_MARK,	/* xfer_cancel_needs_backend, before its CAS */
+	PAUSE_PASS_ON_DECIDED,		/* channel_pass_on, decided FREE/PARKED, not stored */
+	PAUSE_PASS_ON_RELEASED,		/* channel_pass_on, stored, before its fence */
 };
 
 #ifdef MAPREG_FAULT_INJECTION

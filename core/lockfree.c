@@ -469,13 +469,19 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		 * It is decided before dequeuing, since enqueuers may link the
 		 * head at any moment.
 		 */
-		struct cds_wfcq_node *owed = CMM_LOAD_SHARED(queue->node.next);
+		struct cds_wfcq_node *owed = wfcq_link(&queue->node);
 		unsigned int release_as = CH_PARKED;
 
 		if (owed == NULL) {
 			owed = &queue->node;
-			/* Empty (tail at the head): FREE.  Else an enqueuer owes the head. */
-			if (CMM_LOAD_SHARED(adapter->channel_queue_tail.p) == owed)
+			/*
+			 * Empty: FREE.  Else an enqueuer owes the head.  The
+			 * decision may be stale by the time we store it: a
+			 * request may queue in between and its submitter return.
+			 * So a FREE channel's taker checks the queue itself
+			 * (channel_take_free).
+			 */
+			if (wfcq_untouched(queue, &adapter->channel_queue_tail))
 				release_as = CH_FREE;
 		} else {
 			struct cds_wfcq_node *qnode = wfcq_dequeue(queue,
@@ -483,7 +489,7 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 			if (qnode != CDS_WFCQ_WOULDBLOCK) {
 				struct lf_node *node = node_of_queue(qnode);
 
-				if (overtake && CMM_LOAD_SHARED(queue->node.next) != NULL) {
+				if (overtake && wfcq_link(&queue->node) != NULL) {
 					overtake = false;	/* the head goes last */
 					wfcq_enqueue(queue, &adapter->channel_queue_tail,
 						     qnode);
@@ -495,8 +501,10 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 				continue;
 			}
 		}
+		PAUSE(PAUSE_PASS_ON_DECIDED);
 		/* Release: our use of the channel happens before the next taker's. */
 		atomic_store_explicit(&adapter->channel, release_as, memory_order_release);
+		PAUSE(PAUSE_PASS_ON_RELEASED);
 		atomic_thread_fence(memory_order_seq_cst);
 		/*
 		 * TSan: `owed` may be a node we never dequeued; its enqueuer
@@ -504,11 +512,45 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		 * through that link.
 		 */
 		tsan_acquire(owed);
-		if (CMM_LOAD_SHARED(owed->next) == NULL)
+		if (wfcq_link(owed) == NULL)
 			return;		/* empty, or its enqueuer will try the channel */
 		if (!channel_take(adapter, release_as))
 			return;		/* someone took it, and with it this duty */
 	}
+}
+
+/*
+ * Takes a FREE channel for a new request or for destroy, neither of which
+ * may pass a request already queued (C11, C3).  FREE does not say the queue
+ * is empty: channel_pass_on decides FREE, then stores it, and a request may
+ * queue and its submitter return in between (it finds the channel HELD).
+ * So the taker, holding the channel, looks at the queue: anything there
+ * (a live request, or an enqueue not yet finished) and it passes the
+ * channel on to the queue and reports the channel taken.
+ *
+ * The check is a Dekker pair with the enqueuer: it exchanges the tail (a
+ * full barrier), fences, then reads the channel; we CAS the channel, then
+ * read the tail, both seq_cst.  If our read misses its exchange, the
+ * exchange follows our CAS in the single order S, so its channel read sees
+ * our HELD or later: its submission had not finished before ours began
+ * (it then serves the queue itself if it finds the channel FREE or PARKED).
+ * On x86 both are the instructions the weaker orders would give: no cost.
+ */
+static bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
+			      struct grant_list *granted)
+{
+	unsigned int free_channel = CH_FREE;
+
+	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != CH_FREE ||
+	    !atomic_compare_exchange_strong_explicit(&adapter->channel, &free_channel, CH_HELD,
+						     memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	if (FAULT(FAULT_FREE_CHANNEL_UNCHECKED) ||
+	    wfcq_untouched(&adapter->channel_queue, &adapter->channel_queue_tail))
+		return true;
+	channel_pass_on(pool, adapter, granted);
+	return false;
 }
 
 /* A hold (KEPT, SYNC) publishes its base before the state: release. */
@@ -707,9 +749,13 @@ static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	struct lf_pool *pool = pool_of(head->pool);
 	struct lf_adapter *adapter = adapter_of(head);
 
-	/* Taking a FREE channel also makes us its queue's only consumer. */
+	/*
+	 * Taking a FREE channel whose queue is empty also makes us its queue's
+	 * only consumer; a live request queued behind a stale FREE gets the
+	 * channel instead (channel_take_free).
+	 */
 	if (atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0 ||
-	    !channel_take(adapter, CH_FREE))
+	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
 	if (adapter_keeps_runs(pool, head->id)) {
 		/*
@@ -721,7 +767,11 @@ static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 		rcu_leave();
 		return MAPREG_BUSY;				/* C3 */
 	}
-	/* A FREE channel's queue holds only cancelled nodes (C28: nobody races). */
+	/*
+	 * The queue was empty when we took the channel, and C28 forbids a new
+	 * request to race with destroy: it can hold nothing now.  Dequeue to
+	 * be sure the wfcq is left as liburcu expects.
+	 */
 	rcu_enter();
 	queue_free_all(&adapter->channel_queue, &adapter->channel_queue_tail);
 	rcu_leave();
@@ -800,8 +850,8 @@ static mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req,
 
 	*granted = false;
 	rcu_enter();
-	/* A FREE channel has no live waiter (C11): taking it overtakes nobody. */
-	bool holds_channel = channel_take(adapter, CH_FREE);
+	/* A FREE channel with an empty queue: taking it overtakes nobody (C11). */
+	bool holds_channel = channel_take_free(pool, adapter, others);
 	uint32_t first = REGMAP_NONE;
 	if (holds_channel && req->nregs == 0)
 		first = 0;

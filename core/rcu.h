@@ -111,4 +111,32 @@ static inline struct cds_wfcq_node *wfcq_dequeue(struct __cds_wfcq_head *head,
 	return node;
 }
 
+/*
+ * What the lock-free channel reads of cds_wfcq beyond its documented API (the
+ * layout of liburcu 0.13 and 0.14, pinned in meson.build; tests/wfcq_layout.c
+ * fails if any of it stops holding):
+ *  - the tail is the enqueuers' linearization point: an enqueue exchanges it
+ *    (uatomic_xchg, a full barrier) and only then links its predecessor's
+ *    `next`; a queue whose tail is the head's own node holds nothing, not
+ *    even a half-done enqueue;
+ *  - a node's `next` (the head's included) is NULL until the enqueuer of its
+ *    successor links it, and a single consumer's dequeue of the last node
+ *    puts the tail back on the head's node.
+ */
+static inline struct cds_wfcq_node *wfcq_link(struct cds_wfcq_node *node)
+{
+	return CMM_LOAD_SHARED(node->next);
+}
+
+/*
+ * Whether no enqueue has begun since the queue was last emptied.  seq_cst:
+ * the second half of a Dekker pair whose other half is an enqueuer's
+ * exchange of the tail, followed by its seq_cst fence and channel read
+ * (lockfree.c: channel_take_free).
+ */
+static inline bool wfcq_untouched(struct __cds_wfcq_head *head, struct cds_wfcq_tail *tail)
+{
+	return __atomic_load_n(&tail->p, __ATOMIC_SEQ_CST) == &head->node;
+}
+
 #endif /* MAPREG_RCU_H */

@@ -25,6 +25,7 @@ static const char *const fault_names[FAULT_COUNT] = {
 	[FAULT_CANCEL_GRANTED] = "cancel-granted",
 	[FAULT_FOREIGN_FREE] = "foreign-free",
 	[FAULT_STATS_SKEW] = "stats-skew",
+	[FAULT_FREE_CHANNEL_UNCHECKED] = "free-channel-unchecked",
 };
 
 static void plant_fault(const char *name)

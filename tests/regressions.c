@@ -5,6 +5,9 @@
  * thread at the racy point, what the other thread did when the race was
  * found; then it checks the contract still holds.
  */
+#include <signal.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 #include "fault.h"
@@ -120,11 +123,95 @@ static void c21_cancel_does_not_mark_transfer_rebound_before_its_cas(void **stat
 	cancel_does_not_mark_rebound_transfer(PAUSE_CANCEL_BEFORE_MARK);
 }
 
+/*
+ * C11's overtake, found on a second CPU (an Intel Xeon): a thread passing a
+ * channel on decides FREE with the queue empty; before it stores FREE, a
+ * request queues (finding the channel HELD) and its submitter returns; then
+ * the submitter's next request takes the stale FREE.  The hook runs that
+ * submitter on the releasing thread: the request at the decision, the next
+ * call once FREE is stored.  The lock-free backend only: the locked one
+ * decides and releases under one mutex.
+ */
+struct stale_free {
+	mapreg_adapter *adapter;
+	struct probe queued, later;
+	mapreg_status later_status;
+	bool destroy;			/* the next call: destroy, else a sync request */
+	int phase;			/* 0: before the decision, 1: queued, 2: done */
+};
+
+static struct stale_free stale;
+
+static void stale_free_hook(enum mapreg_pause where)
+{
+	if (where == PAUSE_PASS_ON_DECIDED && stale.phase == 0) {
+		stale.phase = 1;
+		request(stale.adapter, 0, &stale.queued);
+		assert_not_run(&stale.queued);		/* queued behind our HELD */
+	} else if (where == PAUSE_PASS_ON_RELEASED && stale.phase == 1) {
+		stale.phase = 2;
+		mapreg_pause_hook = NULL;
+		stale.later_status = stale.destroy ? mapreg_adapter_destroy(stale.adapter)
+						   : try_sync(stale.adapter, 0, &stale.later);
+	}
+}
+
+static void next_call_does_not_pass_request_queued_behind_stale_free(bool destroy)
+{
+	if (test_backend == MAPREG_BACKEND_LOCKED)
+		skip();
+	mapreg_pool *pool = pool_new(1);
+	stale = (struct stale_free){ .adapter = inline_adapter(pool), .destroy = destroy };
+	probe_init(&stale.queued, "queued", MAPREG_DEALLOCATE_OBJECT);
+	probe_init(&stale.later, "later sync", MAPREG_DEALLOCATE_OBJECT);
+
+	hold(stale.adapter, 0);
+	mapreg_pause_hook = stale_free_hook;
+	release_hold(stale.adapter);		/* decides FREE: the queue is empty */
+	mapreg_pause_hook = NULL;
+	assert_int_equal(stale.phase, 2);	/* both pause points were reached */
+	/* C8, C11: a request was queued ahead, so the synchronous call fails;
+	 * C3: destroy is BUSY while a request is queued, and drops nothing. */
+	assert_status(stale.later_status, destroy ? MAPREG_BUSY : MAPREG_INSUFFICIENT_RESOURCES);
+	assert_not_run(&stale.later);
+	assert_ran_once(&stale.queued);		/* the channel reached it (C14) */
+	assert_quiescent(pool);
+}
+
+static void c11_sync_request_does_not_pass_request_queued_behind_stale_free(void **state)
+{
+	next_call_does_not_pass_request_queued_behind_stale_free(false);
+}
+
+/*
+ * Before the fix, destroy took the stale FREE, freed the queued request as
+ * if cancelled, and then waited for a grace period inside the releaser's
+ * read-side section: a hang.  The alarm turns it into a failure.
+ */
+static void hung(int sig)
+{
+	static const char msg[] = "destroy hung: it took a channel past a queued request\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static void c3_destroy_does_not_drop_request_queued_behind_stale_free(void **state)
+{
+	signal(SIGALRM, hung);
+	alarm(20);
+	next_call_does_not_pass_request_queued_behind_stale_free(true);
+	alarm(0);
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_channel),
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_registers),
 	TEST(c21_cancel_does_not_mark_transfer_rebound_before_its_check),
 	TEST(c21_cancel_does_not_mark_transfer_rebound_before_its_cas),
+	TEST(c11_sync_request_does_not_pass_request_queued_behind_stale_free),
+	TEST(c3_destroy_does_not_drop_request_queued_behind_stale_free),
 };
 
 HARNESS_MAIN("regressions", tests)
