@@ -161,7 +161,7 @@ static void request_fill(struct request *req, struct mapreg_adapter *adapter, vo
 	req->next = NULL;
 	atomic_store_explicit(&req->queued, NULL, memory_order_relaxed);
 	req->owned = false;
-	req->generation = 0;
+	atomic_store_explicit(&req->generation, 0, memory_order_relaxed);
 	req->adapter = adapter;
 	req->device = device;
 	req->fn = fn;
@@ -228,8 +228,8 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 
 	struct request *req = &xfer_impl(xfer)->request;
 	request_fill(req, adapter, device, xfer, nregs, fn, context);
-	/* Relaxed atomic: a stale cancel may read it (locked.c). */
-	__atomic_store_n(&req->generation, generation, __ATOMIC_RELAXED);
+	/* Relaxed: see struct request. */
+	atomic_store_explicit(&req->generation, generation, memory_order_relaxed);
 	status = adapter->pool->ops->submit(adapter, req, sync, &granted, &others);
 	if (status == MAPREG_INSUFFICIENT_RESOURCES)
 		xfer_finish(xfer);		/* committed, then refused (C8) */

@@ -76,7 +76,13 @@ struct request {
 	 */
 	_Atomic(struct request *) queued;
 	bool owned;				/* a backend's copy: it frees it */
-	uint32_t generation;			/* the transfer's (transfer.h) */
+	/*
+	 * The transfer's submission count (transfer.h).  Atomic, relaxed: a
+	 * stale cancel may read it while the owner refills the request for a
+	 * newer submission; it only compares it with the generation it read
+	 * with BUSY, and reads nothing else of the request on a mismatch.
+	 */
+	_Atomic uint32_t generation;
 };
 
 /* Granted requests whose routines the API layer runs (inline dispatch). */

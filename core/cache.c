@@ -60,6 +60,17 @@ uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map)
 			guard_drop(cache);	/* a request made meanwhile: served */
 			return moved;
 		}
+		/*
+		 * Relaxed, and still the holder's flush sees the waiter that
+		 * made us drain: a drain for a waiter runs in a serving round,
+		 * after serve()'s seq_cst fence, which acts as a release fence
+		 * for this write; the holder's guard_drop (acq_rel) reads it and
+		 * so synchronizes with that fence, and the registers_return or
+		 * registers_claim that called it then reads waiting_registers
+		 * (after its own fence) at least as new as the waiter's raise.
+		 * A drain by an allocation (registers_claim) needs no such order:
+		 * it serves only its own claim.
+		 */
 		unsigned int taken = GUARD_TAKEN;
 		if (atomic_compare_exchange_strong_explicit(&cache->guard, &taken,
 							    GUARD_FLUSH_WANTED,

@@ -445,7 +445,7 @@ static bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 	bool cancelled = true;
 
 	pthread_mutex_lock(&pool->lock);
-	if (__atomic_load_n(&req->generation, __ATOMIC_RELAXED) != generation) {
+	if (atomic_load_explicit(&req->generation, memory_order_relaxed) != generation) {
 		cancelled = false;		/* over; the transfer names a newer one */
 	} else if (req->state == RS_WAIT_CHANNEL) {
 		cds_list_del(&req->link);

@@ -125,6 +125,18 @@ struct lf_adapter {
 	struct cds_wfcq_tail poll_queue_tail;
 	atomic_uint poll_pending;		/* nodes granted, not yet popped (grant) */
 	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
+
+	/*
+	 * Runs kept through this adapter (C23) and freed since, for destroy
+	 * (C3).  runs_kept is written only by the channel's holder (a keep
+	 * happens while the routine's runner or the C8 caller holds it), so a
+	 * load and a store suffice, ordered between holders by the channel's
+	 * hand-over like holder_base.  runs_freed is raised by any freer after
+	 * its record CAS: release, so that destroy's acquire sees the freer
+	 * done with the run.  Every counted free follows its keep (the record
+	 * store is released after the count), so runs_freed <= runs_kept.
+	 */
+	atomic_ulong runs_kept, runs_freed;
 };
 
 static struct lf_pool *pool_of(const struct mapreg_pool *pool)
@@ -240,7 +252,21 @@ static struct regmap *map_of(struct lf_pool *pool)
 
 /* Registers. */
 
-/* Relaxed: callers put a seq_cst fence before it where it decides (struct lf_pool). */
+/*
+ * Relaxed, for two kinds of caller:
+ *  - those that must not strand a waiter (C13, C14): whoever returned
+ *    registers fences (seq_cst) first; the waiter raises, enqueues, fences,
+ *    then asks for a round (registers_return, registers_claim, serve);
+ *  - admission (C12, lf_submit): a request takes registers at once only if
+ *    nobody waits.  A waiter whose raise happens before the submission (the
+ *    same thread's earlier request, or one ordered to it by any
+ *    synchronization the caller has) is seen by coherence: the load happens
+ *    after that read-modify-write, so it reads it or a later value, and a
+ *    later decrement means that waiter was granted or cancelled.  A raise
+ *    not ordered before the submission belongs to an overlapping request,
+ *    and either order of two overlapping requests is legal, so a fence
+ *    there would buy nothing.
+ */
 static bool anyone_waits_for_registers(struct lf_pool *pool)
 {
 	return atomic_load_explicit(&pool->waiting_registers, memory_order_relaxed) > 0;
@@ -723,24 +749,11 @@ static mapreg_status lf_adapter_create(struct mapreg_pool *head,
 	return MAPREG_OK;
 }
 
-/*
- * Whether a run kept through adapter `id` is not freed yet (C3).  A scan of
- * the run records, so that keeping and freeing a run touch no shared
- * counter; destroying an adapter is rare and may be slow.
- */
-static bool adapter_keeps_runs(struct lf_pool *pool, uint32_t id)
+/* Whether a run kept through the adapter is not freed yet (C3); the channel's holder asks. */
+static bool adapter_keeps_runs(struct lf_adapter *adapter)
 {
-	bool keeps = false;
-
-	rcu_enter();
-	struct regmap *map = map_of(pool);
-	for (uint32_t first = 0; first < map->registers && !keeps; first++) {
-		/* Relaxed: nobody keeps or frees through this adapter now (C28). */
-		uint64_t run = atomic_load_explicit(regmap_run(map, first), memory_order_relaxed);
-		keeps = run != 0 && (uint32_t)(run >> 32) == id;
-	}
-	rcu_leave();
-	return keeps;
+	return atomic_load_explicit(&adapter->runs_freed, memory_order_acquire) !=
+	       atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed);
 }
 
 static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
@@ -757,7 +770,7 @@ static mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	if (atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0 ||
 	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
-	if (adapter_keeps_runs(pool, head->id)) {
+	if (adapter_keeps_runs(adapter)) {
 		/*
 		 * Give the channel back the one safe way: requests may have
 		 * queued for it since we took it (they found it HELD).
@@ -899,7 +912,8 @@ static bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t
 	 */
 	rcu_enter();
 	struct request *queued = atomic_load_explicit(&req->queued, memory_order_acquire);
-	if (queued != NULL && queued->generation == generation) {
+	if (queued != NULL &&
+	    atomic_load_explicit(&queued->generation, memory_order_relaxed) == generation) {
 		struct lf_node *node = node_of(queued);
 		uint32_t state = node_state(node);
 
@@ -940,6 +954,10 @@ static void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapre
 {
 	if (base.count == 0)
 		return;
+	/* The holder's count (struct lf_adapter), before the record that frees it. */
+	atomic_store_explicit(&adapter->runs_kept,
+			      atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	/* Release: the freer's compare-and-swap (acquire) sees the run whole. */
 	atomic_store_explicit(regmap_run(map, base.first),
 			      RUN_RECORD(adapter->head.id, base.count | RUN_KEPT),
@@ -1023,6 +1041,9 @@ static mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_b
 		if (atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
 							    memory_order_relaxed)) {
 			registers_return(pool, map, base, granted);
+			/* Last: destroy may succeed once it sees this (C3). */
+			atomic_fetch_add_explicit(&adapter_of(head)->runs_freed, 1,
+						  memory_order_release);
 			status = MAPREG_OK;
 		}
 	}

@@ -37,8 +37,18 @@ static int usage(const char *argv0)
 int harness_run(const char *group, const struct CMUnitTest *tests, size_t count,
 		int argc, char **argv)
 {
-	char name[128];
+	return harness_run_only(group, tests, count, argc, argv, NULL);
+}
 
+int harness_run_only(const char *group, const struct CMUnitTest *tests, size_t count,
+		     int argc, char **argv, bool (*wanted)(const struct CMUnitTest *test))
+{
+	char name[128];
+	struct CMUnitTest *chosen = malloc(count * sizeof(*chosen));
+	size_t n = 0;
+
+	if (chosen == NULL)
+		return 1;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -52,8 +62,14 @@ int harness_run(const char *group, const struct CMUnitTest *tests, size_t count,
 		else
 			return usage(argv[0]);
 	}
+	for (size_t i = 0; i < count; i++) {
+		if (wanted == NULL || wanted(&tests[i]))
+			chosen[n++] = tests[i];
+	}
 	snprintf(name, sizeof(name), "%s[%s]", group, backend_name(test_backend));
-	return _cmocka_run_group_tests(name, tests, count, NULL, NULL);
+	int failed = _cmocka_run_group_tests(name, chosen, n, NULL, NULL);
+	free(chosen);
+	return failed;
 }
 
 /* Objects made by the current test, checked and destroyed after it. */
