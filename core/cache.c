@@ -5,6 +5,7 @@
  * take it in turn; `cached` is only read racily by the stats reader.
  */
 #include "cache.h"
+#include "perturb.h"
 
 enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_FLUSH_WANTED };
 
@@ -12,6 +13,7 @@ static bool guard_take(struct cpu_cache *cache)
 {
 	unsigned int free_guard = GUARD_FREE;
 
+	PERTURB();
 	/* Acquire: we see the magazines as the last holder left them. */
 	return atomic_compare_exchange_strong_explicit(&cache->guard, &free_guard, GUARD_TAKEN,
 						       memory_order_acquire,
@@ -25,6 +27,7 @@ static bool guard_take(struct cpu_cache *cache)
  */
 static bool guard_drop(struct cpu_cache *cache)
 {
+	PERTURB();
 	return atomic_exchange_explicit(&cache->guard, GUARD_FREE, memory_order_acq_rel) ==
 	       GUARD_FLUSH_WANTED;
 }
@@ -72,6 +75,7 @@ uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map)
 		 * it serves only its own claim.
 		 */
 		unsigned int taken = GUARD_TAKEN;
+		PERTURB();
 		if (atomic_compare_exchange_strong_explicit(&cache->guard, &taken,
 							    GUARD_FLUSH_WANTED,
 							    memory_order_relaxed,

@@ -30,6 +30,7 @@
 
 #include "bitmap.h"
 #include "fault.h"
+#include "perturb.h"
 #include "transfer.h"
 
 enum request_state {
@@ -71,6 +72,19 @@ struct locked_adapter {
 	struct cds_list_head channel_waiters;
 	struct cds_list_head poll_ready;
 };
+
+/* The one lock; the perturbation build (perturb.h) varies who gets it next. */
+static void pool_lock(struct locked_pool *pool)
+{
+	PERTURB();
+	pthread_mutex_lock(&pool->lock);
+}
+
+static void pool_unlock(struct locked_pool *pool)
+{
+	pthread_mutex_unlock(&pool->lock);
+	PERTURB();
+}
 
 static struct locked_pool *pool_of(const struct mapreg_pool *pool)
 {
@@ -266,9 +280,9 @@ static mapreg_status locked_pool_destroy(struct mapreg_pool *head)
 {
 	struct locked_pool *pool = pool_of(head);
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	uint32_t adapters = pool->adapters;
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	if (adapters != 0)
 		return MAPREG_BUSY;			/* C3 */
 	pthread_mutex_destroy(&pool->lock);
@@ -282,14 +296,14 @@ static mapreg_status locked_pool_grow(struct mapreg_pool *head, uint32_t registe
 	struct locked_pool *pool = pool_of(head);
 	mapreg_status status = MAPREG_OK;
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (registers < pool->registers)
 		status = MAPREG_INVALID_PARAMETER;	/* a concurrent grow won */
 	else if (registers > pool->registers && !arrays_resize(pool, registers))
 		status = MAPREG_NO_MEMORY;
 	else
 		serve_register_waiters(pool, granted);	/* C25 */
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return status;
 }
 
@@ -297,9 +311,9 @@ static uint32_t locked_pool_registers(const struct mapreg_pool *head)
 {
 	struct locked_pool *pool = pool_of(head);
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	uint32_t registers = pool->registers;
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return registers;
 }
 
@@ -307,7 +321,7 @@ static void locked_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats 
 {
 	struct locked_pool *pool = pool_of(head);
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	*out = (mapreg_pool_stats){
 		.registers = pool->registers,
 		.free = pool->free,
@@ -319,7 +333,7 @@ static void locked_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats 
 		.cancels = pool->cancels,
 		.sync_failures = pool->sync_failures,
 	};
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 }
 
 /* Adapters. */
@@ -339,10 +353,10 @@ static mapreg_status locked_adapter_create(struct mapreg_pool *head,
 	adapter->channel = CHANNEL_FREE;
 	CDS_INIT_LIST_HEAD(&adapter->channel_waiters);
 	CDS_INIT_LIST_HEAD(&adapter->poll_ready);
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	adapter->head.id = ++pool->next_adapter_id;
 	pool->adapters++;
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	*out = &adapter->head;
 	return MAPREG_OK;
 }
@@ -354,13 +368,13 @@ static mapreg_status locked_adapter_destroy(struct mapreg_adapter *head,
 	struct locked_adapter *adapter = adapter_of(head);
 	bool busy;
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	busy = adapter->channel != CHANNEL_FREE || adapter->runs_kept != 0 ||
 	       !cds_list_empty(&adapter->channel_waiters) ||
 	       !cds_list_empty(&adapter->poll_ready);
 	if (!busy)
 		pool->adapters--;
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	if (busy)
 		return MAPREG_BUSY;			/* C3 */
 	/* Grants (eventfd writes) happen under the lock: none can follow. */
@@ -400,9 +414,9 @@ static mapreg_status locked_submit(struct mapreg_adapter *head, struct request *
 	/* Copy before locking; a copy the grant does not need is dropped. */
 	if (!sync && req->xfer == NULL && (copy = request_to_queue(req)) == NULL)
 		return MAPREG_NO_MEMORY;
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
-		pthread_mutex_unlock(&pool->lock);
+		pool_unlock(pool);
 		return MAPREG_CANCELLED;		/* C21, C20 */
 	}
 	/* C11: a new request never overtakes a queued one. */
@@ -433,7 +447,7 @@ static mapreg_status locked_submit(struct mapreg_adapter *head, struct request *
 		pool->waiting_channel++;
 		cds_list_add_tail(&req->link, &adapter->channel_waiters);
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	free(copy);
 	return status;
 }
@@ -444,7 +458,7 @@ static bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 	struct locked_pool *pool = pool_of_adapter(head);
 	bool cancelled = true;
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (atomic_load_explicit(&req->generation, memory_order_relaxed) != generation) {
 		cancelled = false;		/* over; the transfer names a newer one */
 	} else if (req->state == RS_WAIT_CHANNEL) {
@@ -460,7 +474,7 @@ static bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 		channel_release(pool, adapter_of(head), granted);
 	} else if (req->state == RS_GRANTED && FAULT(FAULT_CANCEL_GRANTED)) {
 		pool->cancels++;		/* claims it; the routine still runs */
-		pthread_mutex_unlock(&pool->lock);
+		pool_unlock(pool);
 		return true;
 	} else {
 		cancelled = false;		/* granted, running or done (C20) */
@@ -469,7 +483,7 @@ static bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 		req->state = RS_DONE;
 		pool->cancels++;
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return cancelled;
 }
 
@@ -481,7 +495,7 @@ static void locked_complete(struct request *req, mapreg_action action,
 	mapreg_base base = req->base;
 	bool owned = req->owned;
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	req->state = RS_DONE;
 	if (req->xfer != NULL)
 		xfer_finish(req->xfer);	/* C10; from here req may be reused */
@@ -498,7 +512,7 @@ static void locked_complete(struct request *req, mapreg_action action,
 		release_all(pool, adapter, base, granted);
 		break;
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	if (owned)
 		free(req);
 }
@@ -512,12 +526,12 @@ static mapreg_status locked_free_channel(struct mapreg_adapter *head,
 	struct locked_adapter *adapter = adapter_of(head);
 	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C22 */
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (adapter->channel == CHANNEL_KEPT) {
 		release_all(pool, adapter, adapter->holder_base, granted);
 		status = MAPREG_OK;
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return status;
 }
 
@@ -528,7 +542,7 @@ static mapreg_status locked_free_map_registers(struct mapreg_adapter *head, mapr
 	struct locked_adapter *adapter = adapter_of(head);
 	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C23 */
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (base.first < pool->registers &&
 	    pool->run_length[base.first] == (base.count | RUN_KEPT) &&
 	    (pool->run_owner[base.first] == head->id || FAULT(FAULT_FOREIGN_FREE))) {
@@ -538,7 +552,7 @@ static mapreg_status locked_free_map_registers(struct mapreg_adapter *head, mapr
 			serve_register_waiters(pool, granted);
 		status = MAPREG_OK;
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return status;
 }
 
@@ -550,7 +564,7 @@ static mapreg_status locked_free_adapter_object(struct mapreg_adapter *head,
 	struct locked_adapter *adapter = adapter_of(head);
 	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C24 */
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (adapter->channel == CHANNEL_SYNC) {
 		if (action == MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS) {
 			registers_keep(adapter, adapter->holder_base);
@@ -560,7 +574,7 @@ static mapreg_status locked_free_adapter_object(struct mapreg_adapter *head,
 		}
 		status = MAPREG_OK;
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return status;
 }
 
@@ -570,14 +584,14 @@ static struct request *locked_poll_pop(struct mapreg_adapter *head)
 	struct locked_adapter *adapter = adapter_of(head);
 	struct request *req = NULL;
 
-	pthread_mutex_lock(&pool->lock);
+	pool_lock(pool);
 	if (!cds_list_empty(&adapter->poll_ready)) {
 		req = cds_list_first_entry(&adapter->poll_ready, struct request, link);
 		cds_list_del(&req->link);
 		if (cds_list_empty(&adapter->poll_ready))
 			adapter_eventfd_drain(head);		/* C29 */
 	}
-	pthread_mutex_unlock(&pool->lock);
+	pool_unlock(pool);
 	return req;
 }
 

@@ -45,6 +45,7 @@
 #include "cache.h"
 #include "cpu.h"
 #include "fault.h"
+#include "perturb.h"
 #include "regmap.h"
 #include "transfer.h"
 
@@ -196,6 +197,7 @@ static uint32_t node_state(struct lf_node *node)
 
 static bool node_move(struct lf_node *node, uint32_t from, uint32_t to)
 {
+	PERTURB();
 	return __atomic_compare_exchange_n(&node->request.state, &from, to, false,
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
@@ -224,6 +226,7 @@ static void node_unpublish(struct lf_node *node)
 /* One of a cancelled node's two owners lets go; the last one frees it. */
 static void node_release_cancelled(struct lf_node *node)
 {
+	PERTURB();
 	if (atomic_fetch_sub_explicit(&node->owners, 1, memory_order_acq_rel) == 1)
 		node_free(node);
 }
@@ -303,6 +306,7 @@ static uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32
 			regmap_release(map, first, count);	/* held, yet free */
 	}
 	if (moved != 0 || rolled_back) {
+		PERTURB();
 		atomic_thread_fence(memory_order_seq_cst);	/* as registers_return */
 		if (anyone_waits_for_registers(pool))
 			serve(pool, granted);
@@ -331,7 +335,9 @@ static void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_ba
 	} else {
 		regmap_release(map, base.first, base.count);
 	}
+	PERTURB();
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with wait_for_registers */
+	PERTURB();
 	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_LOST_WAKEUP))
 		serve(pool, granted);
 }
@@ -353,9 +359,11 @@ static void grant(struct lf_pool *pool, struct lf_node *node, struct grant_list 
 	 * passes zero; the first pending grant makes the eventfd readable (C29),
 	 * once it is queued, so that a woken poller finds it.
 	 */
+	PERTURB();
 	bool first_pending = atomic_fetch_add_explicit(&adapter->poll_pending, 1,
 						       memory_order_acq_rel) == 0;
 	wfcq_enqueue(&adapter->poll_queue, &adapter->poll_queue_tail, &node->queue_node);
+	PERTURB();
 	if (first_pending)
 		adapter_eventfd_signal(&adapter->head);
 }
@@ -405,12 +413,14 @@ static void serve_register_waiters(struct lf_pool *pool, struct grant_list *gran
  */
 static void serve(struct lf_pool *pool, struct grant_list *granted)
 {
+	PERTURB();
 	unsigned long asked = atomic_fetch_add_explicit(&pool->serve_requests, 1,
 							memory_order_acq_rel);
 	if (asked != 0)
 		return;
 	asked = 1;
 	do {
+		PERTURB();
 		/*
 		 * The reading half of the Dekker pairs with registers_return and
 		 * wait_for_registers runs here, on whichever thread serves: it
@@ -421,6 +431,7 @@ static void serve(struct lf_pool *pool, struct grant_list *granted)
 		rcu_enter();
 		serve_register_waiters(pool, granted);
 		rcu_leave();
+		PERTURB();
 	} while (!atomic_compare_exchange_strong_explicit(&pool->serve_requests, &asked, 0,
 							  memory_order_acq_rel,
 							  memory_order_acquire));
@@ -431,6 +442,7 @@ static void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 			       struct grant_list *granted)
 {
 	wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail, &node->queue_node);
+	PERTURB();
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with registers_return */
 	serve(pool, granted);
 }
@@ -444,6 +456,7 @@ static bool channel_take(struct lf_adapter *adapter, unsigned int from)
 {
 	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != from)
 		return false;
+	PERTURB();
 	return atomic_compare_exchange_strong_explicit(&adapter->channel, &from, CH_HELD,
 						       memory_order_acq_rel,
 						       memory_order_relaxed);
@@ -464,6 +477,7 @@ static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 		grant(pool, node, granted);
 		return true;
 	}
+	PERTURB();
 	atomic_fetch_add_explicit(&pool->waiting_registers, 1, memory_order_seq_cst);
 	if (!node_move(node, NS_WAIT_CHANNEL, NS_WAIT_REGISTERS)) {
 		atomic_fetch_sub_explicit(&pool->waiting_registers, 1, memory_order_relaxed);
@@ -488,6 +502,7 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 	bool overtake = FAULT(FAULT_CHANNEL_OVERTAKE);
 
 	for (;;) {
+		PERTURB();
 		/*
 		 * Which link an enqueuer may still owe us (wfcq layout): with
 		 * nothing linked at the head, the head's own; else, should the
@@ -528,10 +543,13 @@ static void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 			}
 		}
 		PAUSE(PAUSE_PASS_ON_DECIDED);
+		PERTURB();
 		/* Release: our use of the channel happens before the next taker's. */
 		atomic_store_explicit(&adapter->channel, release_as, memory_order_release);
 		PAUSE(PAUSE_PASS_ON_RELEASED);
+		PERTURB();
 		atomic_thread_fence(memory_order_seq_cst);
+		PERTURB();
 		/*
 		 * TSan: `owed` may be a node we never dequeued; its enqueuer
 		 * released it before linking it (rcu.h), and we reached it
@@ -567,11 +585,14 @@ static bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 {
 	unsigned int free_channel = CH_FREE;
 
-	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != CH_FREE ||
-	    !atomic_compare_exchange_strong_explicit(&adapter->channel, &free_channel, CH_HELD,
+	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != CH_FREE)
+		return false;
+	PERTURB();
+	if (!atomic_compare_exchange_strong_explicit(&adapter->channel, &free_channel, CH_HELD,
 						     memory_order_seq_cst,
 						     memory_order_relaxed))
 		return false;
+	PERTURB();
 	if (FAULT(FAULT_FREE_CHANNEL_UNCHECKED) ||
 	    wfcq_untouched(&adapter->channel_queue, &adapter->channel_queue_tail))
 		return true;
@@ -583,6 +604,7 @@ static bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 static void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base base)
 {
 	adapter->holder_base = base;
+	PERTURB();
 	atomic_store_explicit(&adapter->channel, state, memory_order_release);
 }
 
@@ -832,6 +854,7 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 			channel_pass_on(pool, adapter, granted);
 		return MAPREG_NO_MEMORY;
 	}
+	PERTURB();
 	atomic_fetch_add_explicit(waiting, 1, memory_order_seq_cst);
 	/* The linearization point: from here a cancel can find the node (C20). */
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
@@ -848,7 +871,9 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 		return MAPREG_OK;
 	}
 	wfcq_enqueue(&adapter->channel_queue, &adapter->channel_queue_tail, &node->queue_node);
+	PERTURB();
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with channel_pass_on */
+	PERTURB();
 	if (channel_take(adapter, CH_FREE) || channel_take(adapter, CH_PARKED))
 		channel_pass_on(pool, adapter, granted);
 	return MAPREG_OK;
@@ -1038,6 +1063,7 @@ static mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_b
 				kept = seen;
 		}
 		/* Acquire pairs with registers_keep; one freer wins (double free). */
+		PERTURB();
 		if (atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
 							    memory_order_relaxed)) {
 			registers_return(pool, map, base, granted);
@@ -1086,7 +1112,9 @@ static struct request *lf_poll_pop(struct mapreg_adapter *head)
 	if (qnode != NULL && qnode != CDS_WFCQ_WOULDBLOCK)
 		req = &node_of_queue(qnode)->request;
 	rcu_leave();
+	PERTURB();
 	atomic_store_explicit(&adapter->polling, 0, memory_order_release);
+	PERTURB();
 
 	/*
 	 * C29: drain the eventfd when the last pending grant goes, then look
@@ -1098,6 +1126,7 @@ static struct request *lf_poll_pop(struct mapreg_adapter *head)
 	if (req == NULL && atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0)
 		return NULL;
 	adapter_eventfd_drain(head);
+	PERTURB();
 	if (atomic_load_explicit(&adapter->poll_pending, memory_order_seq_cst) != 0)
 		adapter_eventfd_signal(head);
 	return req;

@@ -34,6 +34,8 @@
 #include <urcu/urcu-memb.h>
 #include <urcu/wfcqueue.h>
 
+#include "perturb.h"
+
 #ifdef MAPREG_TSAN
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
@@ -93,7 +95,20 @@ static inline void wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_ta
 {
 	cds_wfcq_node_init(node);
 	tsan_release(node);
+#ifdef MAPREG_PERTURB
+	/*
+	 * liburcu's enqueue in its two steps (urcu/static/wfcqueue.h), so that
+	 * the window between them, which the channel's and the register
+	 * queue's Dekker arguments are about, is widened too.
+	 */
+	PERTURB();
+	struct cds_wfcq_node *before = uatomic_xchg(&tail->p, node);
+	PERTURB();
+	CMM_STORE_SHARED(before->next, node);
+	(void)head;
+#else
 	cds_wfcq_enqueue(head, tail, node);
+#endif
 }
 
 /*
@@ -104,6 +119,7 @@ static inline void wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_ta
 static inline struct cds_wfcq_node *wfcq_dequeue(struct __cds_wfcq_head *head,
 						 struct cds_wfcq_tail *tail)
 {
+	PERTURB();
 	struct cds_wfcq_node *node = __cds_wfcq_dequeue_nonblocking(head, tail);
 
 	if (node != NULL && node != CDS_WFCQ_WOULDBLOCK)

@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 
+#include "perturb.h"
 #include "regmap.h"
 
 static _Atomic uint64_t *word_of(struct regmap *map, uint32_t bit)
@@ -89,6 +90,7 @@ void regmap_release(struct regmap *map, uint32_t first, uint32_t count)
 		uint32_t offset = first % REGMAP_WORD_BITS;
 		uint32_t span = REGMAP_WORD_BITS - offset < count ? REGMAP_WORD_BITS - offset : count;
 
+		PERTURB();
 		atomic_fetch_and_explicit(word_of(map, first), ~run_mask(offset, span),
 					  memory_order_release);
 		first += span;
@@ -111,6 +113,7 @@ static uint32_t claim_range(struct regmap *map, uint32_t first, uint32_t count)
 		_Atomic uint64_t *word = word_of(map, bit);
 		uint64_t seen = atomic_load_explicit(word, memory_order_relaxed);
 
+		PERTURB();
 		do {
 			if (seen & mask) {
 				if (bit > first)

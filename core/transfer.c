@@ -15,6 +15,7 @@
  * defined behaviour (the loser sees an old or new binding, never a torn one).
  */
 #include "fault.h"
+#include "perturb.h"
 #include "transfer.h"
 
 #define XFER_MAGIC 0x6d61707265677866ull		/* "mapregxf" */
@@ -91,6 +92,7 @@ mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer 
 	struct xfer_impl *impl = xfer_impl(xfer);
 	uint32_t word = atomic_load_explicit(&impl->state, memory_order_acquire), next;
 
+	PERTURB();
 	for (;;) {
 		if (XFER_STATE(word) == XFER_IDLE)	/* a new submission, a new generation */
 			next = with_state(word + (1u << XFER_STATE_BITS), XFER_SUBMITTING);
@@ -121,6 +123,7 @@ bool xfer_commit_submit(mapreg_transfer *xfer)
 	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
 
 	/* Only its submitter and a marking cancel change a SUBMITTING word. */
+	PERTURB();
 	while (XFER_STATE(word) == XFER_SUBMITTING) {
 		if (atomic_compare_exchange_weak_explicit(&impl->state, &word,
 							  with_state(word, XFER_BUSY),
@@ -150,6 +153,8 @@ void xfer_finish(mapreg_transfer *xfer)
 	/* Only the request's owner writes a BUSY word: no CAS needed. */
 	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
 
+	PERTURB();
+
 	/* Release: the next submitter's acquire sees the request as we left it. */
 	atomic_store_explicit(&impl->state, with_state(word, XFER_IDLE), memory_order_release);
 }
@@ -174,6 +179,7 @@ bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *
 		 * re-init's binding before the word we read.
 		 */
 		PAUSE(PAUSE_CANCEL_LOADED_STATE);
+		PERTURB();
 		if (atomic_load_explicit(&impl->adapter, memory_order_relaxed) != adapter)
 			return false;
 		if (XFER_STATE(word) == XFER_BUSY) {
@@ -187,6 +193,7 @@ bool xfer_cancel_needs_backend(struct mapreg_adapter *adapter, mapreg_transfer *
 		else
 			return false;			/* already marked */
 		PAUSE(PAUSE_CANCEL_BEFORE_MARK);
+		PERTURB();
 		if (atomic_compare_exchange_weak_explicit(&impl->state, &word, next,
 							  memory_order_acq_rel,
 							  memory_order_acquire))

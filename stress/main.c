@@ -14,6 +14,10 @@
 
 #include "stress.h"
 
+#ifdef MAPREG_PERTURB
+#include "perturb.h"
+#endif
+
 #ifdef MAPREG_FAULT_INJECTION
 #include "fault.h"
 
@@ -234,6 +238,20 @@ int main(int argc, char **argv)
 	report_init(&opt);
 	if (opt.fault != NULL)
 		plant_fault(opt.fault);
+#ifdef MAPREG_PERTURB
+	/* The seed drives the schedule noise too (core/perturb.h). */
+	unsigned int nap_odds = 4, yield_odds = 16, spin_odds = 64, max_spin = 2048;
+	const char *odds = getenv("MAPREG_PERTURB_ODDS");	/* "nap,yield,spin,max" */
+	if (odds != NULL && sscanf(odds, "%u,%u,%u,%u", &nap_odds, &yield_odds, &spin_odds,
+				   &max_spin) != 4) {
+		fprintf(stderr, "stress: MAPREG_PERTURB_ODDS is \"nap,yield,spin,max_spin\"\n");
+		exit(2);
+	}
+	mapreg_perturb_set(opt.seed, yield_odds, spin_odds, max_spin, nap_odds);
+	printf("stress: schedule perturbation: at each protocol step, nap %u/1024, "
+	       "yield %u/1024, spin up to %u pauses %u/1024\n", nap_odds, yield_odds, max_spin,
+	       spin_odds);
+#endif
 	opt.retire_cancelled = opt.fault != NULL && strcmp(opt.fault, "none") != 0;
 	printf("stress: seed %llu, backend %s, %u workers, %u shared adapters, %u registers\n",
 	       (unsigned long long)opt.seed, opt.backend_name, opt.threads, opt.adapters,

@@ -17,9 +17,12 @@
  * when R is preempted inside it, so the run is longer.
  *
  * Usage: stress-overtake [--backend NAME] [--duration SEC] [--same-cpu]
- * Exits 1 and prints the count if any overtake was seen.
+ *                        [--seed N] [--fault free-channel-unchecked]
+ * Exits 1 and prints the count if any overtake was seen.  Built also
+ * against the perturbation library (stress-overtake-perturbed: --seed drives
+ * the schedule noise of core/perturb.h) with the fault hooks, where
+ * --fault plants the pre-fix protocol, which must be caught.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -31,6 +34,11 @@
 #include <unistd.h>
 
 #include <mapreg.h>
+
+#ifdef MAPREG_PERTURB
+#include "fault.h"
+#include "perturb.h"
+#endif
 
 static mapreg_adapter *adapter;
 static atomic_bool stop;
@@ -109,8 +117,10 @@ static void *submitter(void *arg)
 						       MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
 						       &base);
 			if (s == MAPREG_OK) {
-				if (!atomic_load_explicit(&ran, memory_order_acquire))
+				if (!atomic_load_explicit(&ran, memory_order_acquire)) {
 					out->overtakes++;
+					atomic_store(&stop, true);	/* one is enough */
+				}
 				s = mapreg_free_adapter_object(adapter, MAPREG_DEALLOCATE_OBJECT);
 				if (s != MAPREG_OK)
 					die("free_adapter_object", s);
@@ -130,6 +140,7 @@ int main(int argc, char **argv)
 	mapreg_backend backend = MAPREG_BACKEND_DEFAULT;
 	double duration = 2;
 	bool same_cpu = false;
+	unsigned long long seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
@@ -141,12 +152,26 @@ int main(int argc, char **argv)
 			duration = atof(argv[++i]);
 		} else if (strcmp(argv[i], "--same-cpu") == 0) {
 			same_cpu = true;
+#ifdef MAPREG_PERTURB
+		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+			seed = strtoull(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--fault") == 0 && i + 1 < argc &&
+			   strcmp(argv[i + 1], "free-channel-unchecked") == 0) {
+			i++;
+			mapreg_fault_set(1u << FAULT_FREE_CHANNEL_UNCHECKED);
+#endif
 		} else {
 			fprintf(stderr, "usage: %s [--backend NAME] [--duration SEC] [--same-cpu]\n",
 				argv[0]);
 			return 2;
 		}
 	}
+#ifdef MAPREG_PERTURB
+	mapreg_perturb_set(seed, 16, 64, 2048, 4);
+	printf("stress-overtake: perturbed, seed %llu\n", seed);
+#else
+	(void)seed;
+#endif
 	cpus_to_use[0] = 0;
 	cpus_to_use[1] = !same_cpu && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
 
@@ -165,10 +190,14 @@ int main(int argc, char **argv)
 	pthread_t r, e;
 	pthread_create(&r, NULL, releaser, &cycles);
 	pthread_create(&e, NULL, submitter, &result);
-	struct timespec nap = { (time_t)duration,
-				(long)((duration - (time_t)duration) * 1e9) };
-	while (nanosleep(&nap, &nap) != 0 && errno == EINTR)
-		;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		struct timespec tick = { 0, 10 * 1000 * 1000 };
+		nanosleep(&tick, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (!atomic_load(&stop) &&
+		 (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < duration);
 	atomic_store(&stop, true);
 	pthread_join(r, NULL);
 	pthread_join(e, NULL);
@@ -176,9 +205,10 @@ int main(int argc, char **argv)
 	if (mapreg_adapter_destroy(adapter) != MAPREG_OK ||
 	    mapreg_pool_destroy(pool) != MAPREG_OK)
 		die("teardown", MAPREG_BUSY);
-	printf("stress-overtake: %s, CPUs %d and %d: %lu releases, %lu queued, %lu overtakes\n",
-	       mapreg_backend_name(backend), cpus_to_use[0], cpus_to_use[1], cycles,
-	       result.queued, result.overtakes);
+	printf("stress-overtake: %s, CPUs %d and %d: %lu releases, %lu queued, %lu overtakes "
+	       "in %.2f s\n", mapreg_backend_name(backend), cpus_to_use[0], cpus_to_use[1], cycles,
+	       result.queued, result.overtakes,
+	       (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9);
 	if (result.overtakes != 0) {
 		printf("FAIL [order-channel] C11: a synchronous hold overtook a queued request "
 		       "%lu times\n", result.overtakes);

@@ -204,6 +204,7 @@ struct actor {
 	struct slot *slots;
 	uint32_t nslots;
 	uint32_t *seq;			/* per adapter: this thread's submissions */
+	int last_adapter;		/* of the last pick, for bursts; -1: none */
 	uint32_t running[16];		/* adapters whose routines run here (C9) */
 	uint32_t depth;
 	struct tally tally;

@@ -34,6 +34,7 @@ struct actor *actor_new(struct world *w, enum actor_kind kind, uint32_t nslots)
 
 	a->w = w;
 	a->index = w->nactors;
+	a->last_adapter = -1;
 	a->kind = kind;
 	a->rng = rng_for(w->opt->seed, w->epoch + 1, a->index + 1);
 	a->nslots = nslots;
