@@ -10,9 +10,10 @@
  * a thread on its first use and a pthread key destructor unregisters it when
  * the thread exits.
  *
- * TSan (see shared/TOOLCHAIN.md): liburcu 0.13's atomics are inline assembly
- * that TSan cannot see.  We annotate the edges RCU guarantees, on one object
- * for the whole program (rcu_tsan_gp):
+ * TSan: liburcu 0.13's atomics are inline assembly that TSan cannot see, and
+ * suppressing our functions would blind it to real races (stress/tsan.supp).
+ * We annotate the edges RCU guarantees, on one object for the whole program
+ * (rcu_tsan_gp):
  *  - every read-side unlock releases it, every grace-period end (after
  *    synchronize_rcu, at the top of a call_rcu callback) acquires it: so the
  *    reclaimer is ordered after every reader that could see the object;

@@ -195,7 +195,7 @@ static void explain_difference(const struct seen *seen, const mapreg_pool_stats 
 	model_stats(&ck.before, &mod);
 	print_stats("model  ", &mod);
 	print_stats("library", lib);
-	fuzz_fail("difference (CONTRACT.md rules: see the call above)");
+	fuzz_fail("difference (docs/CONTRACT.md rules: see the call above)");
 }
 
 /* Keeps the candidates that predicted `seen` and the library's counters. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The executable model of CONTRACT.md: see model.h.  Written for obviousness,
- * not speed: every rule is a few lines citing its number, and nothing here
- * knows how a backend is built.
+ * The executable model of docs/CONTRACT.md: see model.h.  Written for
+ * obviousness, not speed: every rule is a few lines citing its number, and
+ * nothing here knows how a backend is built.
  *
- * Where the contract is silent the model follows mapreg.h:
+ * Where the rules are silent the model follows the choices docs/CONTRACT.md
+ * lists:
  *  - argument checks come before C5's limit check, C5 before the transfer's
  *    own state (a transfer naming a request, C9; a cancel mark, C21);
  *  - a request for 0 registers never waits for registers (it takes none, so

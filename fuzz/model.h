@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An executable model of CONTRACT.md (C1..C29) and of the choices mapreg.h
- * documents, for one thread, small pools and a handful of adapters and
+ * An executable model of docs/CONTRACT.md: rules C1..C29 and the choices it
+ * lists, for one thread, small pools and a handful of adapters and
  * transfers.  It is independent of the library: it uses only the public
  * types of mapreg.h.
  *

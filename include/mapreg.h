@@ -10,11 +10,58 @@
  * registers; once it has both, its control routine runs and its answer
  * (a mapreg_action) says what the library frees.
  *
- * Rule numbers (C1..C29) refer to the behavioural contract, CONTRACT.md.
+ * Rule numbers (C1..C29) refer to the behavioural contract,
+ * docs/CONTRACT.md, which also lists the choices made where it is silent.
  *
  * Threads (C28): any thread may call any function; no registration is
  * needed.  Every function is safe to call concurrently with every other on
  * the same objects, except *_destroy on an object other threads still use.
+ *
+ * Memory ordering, with "happens before" as in C11 (a write that happens
+ * before a read is visible to it, unless overwritten since).  Both backends
+ * give what follows, and nothing more is promised.
+ *  - Submission to routine: what the submitting thread wrote before calling
+ *    mapreg_allocate_channel or _ex happens before the request's routine,
+ *    wherever it runs (inline or poll, C16).  Writes made after the call
+ *    began are not ordered before it: a queued request may be granted, and
+ *    its routine run on another thread, before its submission returns.
+ *  - Free to next grant: what a thread wrote before giving back a channel
+ *    or registers happens before the routine of the next request granted
+ *    them (or the return of the C8 hold that takes them).  Giving back is a
+ *    routine returning with an answer that frees (its writes included),
+ *    mapreg_free_channel, mapreg_free_map_registers,
+ *    mapreg_free_adapter_object, and a cancel returning true for a request
+ *    that held its channel while waiting for registers.  So the successive
+ *    users of a register never overlap, and the routines of one adapter run
+ *    one after another.
+ *  - mapreg_poll runs routines on the calling thread: when it returns, the
+ *    caller sees what they wrote and what happened before them (above).  A
+ *    poll that returns 0 orders nothing, nor does reading the eventfd: it
+ *    says when to poll, and the poll orders.
+ *  - Cancel returning true: the routine never runs, so there is nothing of
+ *    it to order; the transfer may be used again at once (C10).  Returning
+ *    false orders nothing: the routine may not have started yet, or may be
+ *    running on another thread.  To see what it wrote, synchronize with the
+ *    routine itself.
+ *  - mapreg_pool_get_stats orders nothing (C27): each figure may be of a
+ *    different moment.  After a quiescence the caller established itself
+ *    (for example by joining the threads that made calls) they are exact.
+ *  - Nothing else: a call's return publishes nothing to other threads, and
+ *    routines of different adapters are ordered only by the first two
+ *    points (one submitted the other's request, or gave back registers the
+ *    other was granted).
+ *
+ * How the backends give it.  Locked: one mutex per pool; a request is
+ * queued, resources are given back and grants are made inside its critical
+ * sections, and a routine runs after the section that granted it (inline)
+ * or that took it off the poll queue (poll).  Lock-free: the channel word
+ * (release store when given back, acquiring compare-and-swap by the next
+ * taker); the register bitmap's words and the per-CPU magazines' guards
+ * (release when registers are returned, acquire when claimed); for queued
+ * requests, the node state's acq_rel compare-and-swap and liburcu's
+ * cds_wfcq hand-off (a full barrier before each enqueue; the dequeuer
+ * reaches the node through the link it loaded); poll_pending's acq_rel
+ * count from granter to poller.
  *
  * Misuse that C cannot detect, and that the library therefore does not
  * promise to catch:
@@ -295,7 +342,7 @@ mapreg_status mapreg_pool_get_stats(const mapreg_pool *pool, mapreg_pool_stats *
  */
 uint32_t mapreg_transfer_registers(uintptr_t address, size_t length, uint32_t page_size);
 
-/* Additions beyond CONTRACT.md. */
+/* Additions beyond the contract's API (docs/CONTRACT.md). */
 
 /* "default", "locked" or "lockfree"; NULL for a value that names no backend. */
 const char *mapreg_backend_name(mapreg_backend backend);

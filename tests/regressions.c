@@ -6,6 +6,7 @@
  * found; then it checks the contract still holds.
  */
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "harness.h"

@@ -14,9 +14,10 @@ tools/deps.sh test
 export MAPREG_STRESS_DURATION=${MAPREG_STRESS_DURATION:-6}
 
 # TSan needs clang here (b_lundef=false for its shared library); only the
-# library and the stress programs are needed.
+# library and the stress programs are needed (stress is asked for by name:
+# without the tests it is off by default).
 CC=clang build build-stress-tsan -Db_sanitize=thread -Db_lundef=false \
-  -Dtests=false -Dbench=disabled -Dfuzz=disabled
+  -Dtests=false -Dstress=enabled -Dbench=disabled -Dfuzz=disabled
 # The same options as tools/test.sh's ASan build, so both share it.
 build build-asan -Db_sanitize=address,undefined -Dbench=disabled
 
