@@ -12,7 +12,7 @@
 #include "scenarios.h"
 
 #ifdef MAPREG_FAULT_INJECTION
-#include "fault.h"
+#include "hooks/fault.h"
 
 /* The planted bugs the bench's own checks must catch (meson: bench-catches-*). */
 static const struct {

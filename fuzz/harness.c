@@ -7,7 +7,7 @@
 #include "harness.h"
 
 #ifdef MAPREG_FAULT_INJECTION
-#include "fault.h"
+#include "hooks/fault.h"
 #endif
 
 #ifndef FUZZ_BACKENDS

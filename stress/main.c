@@ -15,11 +15,11 @@
 #include "stress.h"
 
 #ifdef MAPREG_PERTURB
-#include "perturb.h"
+#include "hooks/perturb.h"
 #endif
 
 #ifdef MAPREG_FAULT_INJECTION
-#include "fault.h"
+#include "hooks/fault.h"
 
 static const char *const fault_names[FAULT_COUNT] = {
 	[FAULT_CHANNEL_OVERTAKE] = "channel-overtake",

@@ -36,8 +36,8 @@
 #include <mapreg.h>
 
 #ifdef MAPREG_PERTURB
-#include "fault.h"
-#include "perturb.h"
+#include "hooks/fault.h"
+#include "hooks/perturb.h"
 #endif
 
 static mapreg_adapter *adapter;

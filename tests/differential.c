@@ -25,7 +25,7 @@
 #include <cmocka.h>
 #include <mapreg.h>
 
-#include "fault.h"
+#include "hooks/fault.h"
 
 #define ADAPTERS 3		/* two inline, one poll */
 #define SLOTS 3			/* transfers per adapter */

@@ -11,7 +11,7 @@
 
 #include "harness.h"
 
-#include "fault.h"
+#include "hooks/fault.h"
 
 static enum mapreg_pause rebind_at;	/* the hook's arguments */
 static mapreg_adapter *rebind_to;

@@ -10,7 +10,7 @@
  */
 #include "harness.h"
 
-#include "rcu.h"
+#include "base/rcu.h"
 
 struct queue {
 	struct __cds_wfcq_head head;

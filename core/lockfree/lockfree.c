@@ -42,12 +42,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cache.h"
-#include "cpu.h"
-#include "fault.h"
-#include "perturb.h"
-#include "regmap.h"
-#include "transfer.h"
+#include "lockfree/cache.h"
+#include "base/cpu.h"
+#include "hooks/fault.h"
+#include "hooks/perturb.h"
+#include "lockfree/regmap.h"
+#include "base/transfer.h"
 
 enum node_state {
 	NS_WAIT_CHANNEL = 1,

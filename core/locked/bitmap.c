@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdbool.h>
 
-#include "bitmap.h"
+#include "locked/bitmap.h"
 
 /*
  * The first index in [from, limit) whose bit equals `set`, or `limit`.

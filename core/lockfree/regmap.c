@@ -11,8 +11,8 @@
  */
 #include <stdlib.h>
 
-#include "perturb.h"
-#include "regmap.h"
+#include "hooks/perturb.h"
+#include "lockfree/regmap.h"
 
 static _Atomic uint64_t *word_of(struct regmap *map, uint32_t bit)
 {

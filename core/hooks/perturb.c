@@ -6,7 +6,7 @@
 
 #include <urcu/arch.h>
 
-#include "perturb.h"
+#include "hooks/perturb.h"
 
 /* Relaxed: set while no library call runs, read by threads started later
  * or synchronized with the setter by the test itself. */

@@ -34,7 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "regmap.h"
+#include "lockfree/regmap.h"
 
 #define CACHE_CLASSES 32u	/* runs of 1..32 registers are cached */
 #define CACHE_DEPTH 8u		/* runs per class */

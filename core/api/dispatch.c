@@ -10,8 +10,8 @@
  *    are empty whenever depth is 0.
  * All of it is thread-local: no atomics, no locks.
  */
-#include "dispatch.h"
-#include "transfer.h"
+#include "api/dispatch.h"
+#include "base/transfer.h"
 
 struct routine_frame {
 	const struct mapreg_adapter *adapter;

@@ -35,7 +35,7 @@
 #include <urcu/urcu-memb.h>
 #include <urcu/wfcqueue.h>
 
-#include "perturb.h"
+#include "hooks/perturb.h"
 
 #ifdef MAPREG_TSAN
 void __tsan_acquire(void *addr);

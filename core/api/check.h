@@ -7,9 +7,7 @@
 #ifndef MAPREG_CHECK_H
 #define MAPREG_CHECK_H
 
-#include "backend.h"
-
-bool is_power_of_two(uint64_t x);
+#include "base/backend.h"
 
 /* C1: fills *resolved with defaults applied. */
 mapreg_status check_pool_config(const mapreg_pool_config *cfg, mapreg_pool_config *resolved);

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
 
-#include "check.h"
-#include "dispatch.h"
-#include "transfer.h"
-
-bool is_power_of_two(uint64_t x)
-{
-	return x != 0 && (x & (x - 1)) == 0;
-}
+#include "api/check.h"
+#include "api/names.h"
+#include "api/dispatch.h"
+#include "base/transfer.h"
 
 /* MAPREG_BACKEND=locked|lockfree in the environment picks DEFAULT's meaning. */
 static mapreg_backend default_backend(void)

@@ -196,7 +196,7 @@ struct backend_ops {
 extern const struct backend_ops locked_backend_ops;
 extern const struct backend_ops lockfree_backend_ops;
 
-/* Poll adapters' eventfd (C29): shared by the backends. */
+/* Poll adapters' eventfd (C29), shared by the backends (eventfd.c). */
 void adapter_eventfd_signal(const struct mapreg_adapter *adapter);
 void adapter_eventfd_drain(const struct mapreg_adapter *adapter);
 

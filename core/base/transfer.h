@@ -29,7 +29,7 @@
 
 #include <stdatomic.h>
 
-#include "backend.h"
+#include "base/backend.h"
 
 enum xfer_state {
 	XFER_IDLE = 1,

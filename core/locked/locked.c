@@ -28,10 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bitmap.h"
-#include "fault.h"
-#include "perturb.h"
-#include "transfer.h"
+#include "locked/bitmap.h"
+#include "hooks/fault.h"
+#include "hooks/perturb.h"
+#include "base/transfer.h"
 
 enum request_state {
 	RS_WAIT_CHANNEL = 1,

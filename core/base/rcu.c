@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "rcu.h"
+#include "base/rcu.h"
 
 #ifdef MAPREG_TSAN
 char rcu_tsan_gp;

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "backend.h"
+#include "base/backend.h"
 
 /* Whether this thread is inside a routine of `adapter` (C9). */
 bool dispatch_in_routine_of(const struct mapreg_adapter *adapter);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Built only into the test-only mapreg_faulty library: see fault.h. */
-#include "fault.h"
+#include "hooks/fault.h"
 
 atomic_uint mapreg_fault_mask;
 

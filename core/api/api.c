@@ -5,15 +5,14 @@
  * runs the routines the backend grants (dispatch.c).  Everything here is
  * backend-independent; a backend adds a file and an ops table, not a fork.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "rcu.h"
-#include "dispatch.h"
-#include "transfer.h"
+#include "api/check.h"
+#include "base/rcu.h"
+#include "api/dispatch.h"
+#include "base/transfer.h"
 
 static const struct backend_ops *backend_ops_of(mapreg_backend backend)
 {
@@ -310,21 +309,4 @@ size_t mapreg_poll(mapreg_adapter *adapter, size_t max)
 int mapreg_adapter_eventfd(mapreg_adapter *adapter)
 {
 	return adapter == NULL ? -1 : adapter->eventfd;
-}
-
-void adapter_eventfd_signal(const struct mapreg_adapter *adapter)
-{
-	uint64_t one = 1;
-
-	/* Cannot fail short of a counter at 2^64-2; EAGAIN would mean readable. */
-	while (write(adapter->eventfd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
-}
-
-void adapter_eventfd_drain(const struct mapreg_adapter *adapter)
-{
-	uint64_t count;
-
-	while (read(adapter->eventfd, &count, sizeof(count)) < 0 && errno == EINTR)
-		;
 }

@@ -33,7 +33,7 @@
 
 #include <mapreg.h>
 
-#include "rcu.h"
+#include "base/rcu.h"
 
 #define REGMAP_CHUNK_SHIFT 12u
 #define REGMAP_CHUNK (1u << REGMAP_CHUNK_SHIFT)

@@ -2,7 +2,7 @@
 /* Stateless helpers of the public API: names, and C26's page count. */
 #include <string.h>
 
-#include "check.h"
+#include "api/names.h"
 
 const char *mapreg_status_str(mapreg_status s)
 {
