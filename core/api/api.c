@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "api/answer.h"
 #include "api/check.h"
 #include "base/rcu.h"
 #include "api/dispatch.h"
@@ -264,7 +265,8 @@ mapreg_status mapreg_free_channel(mapreg_adapter *adapter)
 		return MAPREG_INVALID_PARAMETER;
 	/* A routine run below may destroy the adapter: keep only its pool. */
 	struct mapreg_pool *pool = adapter->pool;
-	mapreg_status status = pool->ops->free_channel(adapter, &granted);
+	mapreg_status status = answer_end_hold(adapter, HOLDER_KEPT, MAPREG_DEALLOCATE_OBJECT,
+					       &granted);			/* C22 */
 	dispatch_grants(&granted);
 	return counted(pool, status);
 }
@@ -293,7 +295,7 @@ mapreg_status mapreg_free_adapter_object(mapreg_adapter *adapter, mapreg_action 
 	struct mapreg_pool *pool = adapter->pool;		/* as in mapreg_free_channel */
 	if (!check_free_adapter_object_action(action))		/* C24 */
 		return caller_error(pool);
-	mapreg_status status = pool->ops->free_adapter_object(adapter, action, &granted);
+	mapreg_status status = answer_end_hold(adapter, HOLDER_SYNC, action, &granted);
 	dispatch_grants(&granted);
 	return counted(pool, status);
 }

@@ -10,6 +10,7 @@
  *    are empty whenever depth is 0.
  * All of it is thread-local: no atomics, no locks.
  */
+#include "api/answer.h"
 #include "api/dispatch.h"
 #include "base/transfer.h"
 
@@ -69,7 +70,7 @@ static void run_routine(struct request *req)
 					  memory_order_relaxed);
 		action = MAPREG_DEALLOCATE_OBJECT;
 	}
-	adapter->pool->ops->complete(req, action, &granted);	/* finishes xfer (C10) */
+	answer_apply(req, action, &granted);		/* finishes xfer (C10) */
 	grant_list_splice(&self.pending, &granted);
 }
 

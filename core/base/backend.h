@@ -1,27 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seam between the shared API layer (api.c, check.c, transfer.c,
- * dispatch.c) and a backend (locked.c; the lock-free core next to it).
+ * The seam between the API layer (core/api/) and a backend (core/locked/,
+ * core/lockfree/).
  *
- * The API layer validates every argument, owns the transfer state machine
- * (transfer.h) and runs routines (dispatch.h).  A backend owns registers,
- * channels and queues: it decides who is granted, and hands granted
- * requests back on a grant_list for the API layer to run.
+ * The API layer validates every argument, drives the transfer state machine
+ * (base/transfer.h: begin, finish, cancel's mark), runs routines and decides
+ * what a routine's answer or a free means (api/answer.c).  A backend owns
+ * registers, channels and queues and offers mechanisms: submit (granting at
+ * once or queueing, and committing the transfer at the moment the request
+ * becomes visible to cancel, its linearization point), cancel, retire a
+ * request, keep the channel, end a hold (registers returned or kept as a
+ * run, then the channel passed on), free a kept run, poll.  It hands
+ * granted requests back on a grant_list for the API layer to run.
  *
  * Ownership of a request (struct request):
  *  - the API layer fills one in the transfer (_ex) or on its own stack
  *    (mapreg_allocate_channel) and passes it to ops->submit;
- *  - granted at submission, it runs from there and ops->complete applies
- *    its answer;
+ *  - granted at submission, it runs from there;
  *  - to queue it, a backend may use the transfer's request in place only
  *    while it is sure to be done with it before the transfer is reused
  *    (C10); a stack request must be copied (`owned`, `queued`);
  *  - a granted request belongs to whoever runs its routine: the thread
  *    that submitted it, a thread's trampoline (inline dispatch) or the
  *    adapter's poll queue (poll dispatch, until ops->poll_pop hands it out);
- *  - after the routine, ops->complete finishes the transfer, applies the
- *    answer and frees the request if it is the backend's copy; it must not
- *    touch the request or the transfer afterwards.
+ *  - after the routine, the API layer reads what it needs of the request,
+ *    retires it (ops->retire: a backend's copy is freed), finishes the
+ *    transfer (C10), and only then ends the hold (ops->keep_channel or
+ *    ops->end_hold): another thread that sees the channel or registers come
+ *    free may reuse the transfer at once, or free its memory.
  */
 #ifndef MAPREG_BACKEND_H
 #define MAPREG_BACKEND_H
@@ -125,6 +131,13 @@ static inline struct request *grant_list_pop(struct grant_list *list)
 	return req;
 }
 
+/* Who holds an adapter's channel, for ops->end_hold. */
+enum holder {
+	HOLDER_REQUEST,		/* a request whose routine returned */
+	HOLDER_SYNC,		/* a C8 caller: mapreg_free_adapter_object */
+	HOLDER_KEPT,		/* a KEEP_OBJECT answer: mapreg_free_channel */
+};
+
 struct backend_ops {
 	mapreg_status (*pool_create)(const mapreg_pool_config *cfg, struct mapreg_pool **out);
 	mapreg_status (*pool_destroy)(struct mapreg_pool *pool);
@@ -172,22 +185,31 @@ struct backend_ops {
 	bool (*cancel)(struct mapreg_adapter *adapter, struct request *req, uint32_t generation,
 		       struct grant_list *granted);
 	/*
-	 * Applies a routine's (valid) answer, and finishes the request's
-	 * transfer (xfer_finish) *before* anything it frees becomes visible:
-	 * C10 lets the transfer be reused once the routine returned, and
-	 * another thread that sees the channel or registers come free may do
-	 * just that (or free the transfer's memory).
+	 * The request's routine has returned: a cancel must no longer find it,
+	 * and the backend's copy, if any, is freed (after whatever grace period
+	 * a stale cancel needs).  The caller does not touch `req` afterwards.
 	 */
-	void (*complete)(struct request *req, mapreg_action action,
-			 struct grant_list *granted);
-
-	mapreg_status (*free_channel)(struct mapreg_adapter *adapter,
-				      struct grant_list *granted);
+	void (*retire)(struct request *req);
+	/*
+	 * KEEP_OBJECT: the routine's request keeps the channel and `base`
+	 * until mapreg_free_channel (C22).
+	 */
+	void (*keep_channel)(struct mapreg_adapter *adapter, mapreg_base base);
+	/*
+	 * Ends a hold of the adapter's channel: the registers go back to the
+	 * pool, or with `keep_run` stay with the caller as a run for
+	 * mapreg_free_map_registers (C23); then the channel passes on (C11,
+	 * C12: registers first, so that register waiters are served before
+	 * the channel's next request asks).  `holder` names the hold: a
+	 * routine's request (its registers are `base`), or a C8 or KEEP_OBJECT
+	 * hold, whose registers the backend recorded; MAPREG_INVALID_PARAMETER,
+	 * changing nothing, if the channel is not held that way (C22, C24).
+	 */
+	mapreg_status (*end_hold)(struct mapreg_adapter *adapter, enum holder holder,
+				  mapreg_base base, bool keep_run, struct grant_list *granted);
+	/* Frees a kept run (C23); MAPREG_INVALID_PARAMETER unless it is one. */
 	mapreg_status (*free_map_registers)(struct mapreg_adapter *adapter, mapreg_base base,
 					    struct grant_list *granted);
-	mapreg_status (*free_adapter_object)(struct mapreg_adapter *adapter,
-					     mapreg_action action,
-					     struct grant_list *granted);
 
 	/* Takes the oldest pending poll-mode grant of `adapter`, or NULL. */
 	struct request *(*poll_pop)(struct mapreg_adapter *adapter);

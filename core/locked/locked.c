@@ -36,8 +36,8 @@
 enum request_state {
 	RS_WAIT_CHANNEL = 1,
 	RS_WAIT_REGISTERS,
-	RS_GRANTED,		/* holds channel + registers, routine not returned */
-	RS_DONE,		/* answered, cancelled, or a sync hold's request */
+	RS_GRANTED,		/* granted: stays so once its routine returned */
+	RS_DONE,		/* cancelled, or a sync hold's request */
 };
 
 enum channel_state {
@@ -487,48 +487,51 @@ static bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 	return cancelled;
 }
 
-static void locked_complete(struct request *req, mapreg_action action,
-			    struct grant_list *granted)
+/*
+ * A request whose routine returned: cancel can no longer reach it (its
+ * transfer is finished next, and a stale cancel finds another generation
+ * or RS_GRANTED), and a copy of a stack request is ours to free.
+ */
+static void locked_retire(struct request *req)
 {
-	struct locked_pool *pool = pool_of_adapter(req->adapter);
-	struct locked_adapter *adapter = adapter_of(req->adapter);
-	mapreg_base base = req->base;
-	bool owned = req->owned;
-
-	pool_lock(pool);
-	req->state = RS_DONE;
-	if (req->xfer != NULL)
-		xfer_finish(req->xfer);	/* C10; from here req may be reused */
-	switch (action) {
-	case MAPREG_KEEP_OBJECT:
-		adapter->channel = CHANNEL_KEPT;
-		adapter->holder_base = base;
-		break;
-	case MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS:
-		registers_keep(adapter, base);
-		channel_release(pool, adapter, granted);
-		break;
-	default:
-		release_all(pool, adapter, base, granted);
-		break;
-	}
-	pool_unlock(pool);
-	if (owned)
+	if (req->owned)
 		free(req);
 }
 
-/* Freeing. */
-
-static mapreg_status locked_free_channel(struct mapreg_adapter *head,
-					 struct grant_list *granted)
+static void locked_keep_channel(struct mapreg_adapter *head, mapreg_base base)
 {
 	struct locked_pool *pool = pool_of_adapter(head);
 	struct locked_adapter *adapter = adapter_of(head);
-	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C22 */
 
 	pool_lock(pool);
-	if (adapter->channel == CHANNEL_KEPT) {
-		release_all(pool, adapter, adapter->holder_base, granted);
+	adapter->channel = CHANNEL_KEPT;
+	adapter->holder_base = base;
+	pool_unlock(pool);
+}
+
+static const enum channel_state held_by[] = {
+	[HOLDER_REQUEST] = CHANNEL_REQUEST,
+	[HOLDER_SYNC] = CHANNEL_SYNC,
+	[HOLDER_KEPT] = CHANNEL_KEPT,
+};
+
+static mapreg_status locked_end_hold(struct mapreg_adapter *head, enum holder holder,
+				     mapreg_base base, bool keep_run, struct grant_list *granted)
+{
+	struct locked_pool *pool = pool_of_adapter(head);
+	struct locked_adapter *adapter = adapter_of(head);
+	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C22, C24 */
+
+	pool_lock(pool);
+	if (adapter->channel == held_by[holder]) {
+		if (holder != HOLDER_REQUEST)
+			base = adapter->holder_base;
+		if (keep_run) {
+			registers_keep(adapter, base);
+			channel_release(pool, adapter, granted);
+		} else {
+			release_all(pool, adapter, base, granted);
+		}
 		status = MAPREG_OK;
 	}
 	pool_unlock(pool);
@@ -550,28 +553,6 @@ static mapreg_status locked_free_map_registers(struct mapreg_adapter *head, mapr
 		adapter->runs_kept--;
 		if (!FAULT(FAULT_LOST_WAKEUP))
 			serve_register_waiters(pool, granted);
-		status = MAPREG_OK;
-	}
-	pool_unlock(pool);
-	return status;
-}
-
-static mapreg_status locked_free_adapter_object(struct mapreg_adapter *head,
-						mapreg_action action,
-						struct grant_list *granted)
-{
-	struct locked_pool *pool = pool_of_adapter(head);
-	struct locked_adapter *adapter = adapter_of(head);
-	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C24 */
-
-	pool_lock(pool);
-	if (adapter->channel == CHANNEL_SYNC) {
-		if (action == MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS) {
-			registers_keep(adapter, adapter->holder_base);
-			channel_release(pool, adapter, granted);
-		} else {
-			release_all(pool, adapter, adapter->holder_base, granted);
-		}
 		status = MAPREG_OK;
 	}
 	pool_unlock(pool);
@@ -605,9 +586,9 @@ const struct backend_ops locked_backend_ops = {
 	.adapter_destroy = locked_adapter_destroy,
 	.submit = locked_submit,
 	.cancel = locked_cancel,
-	.complete = locked_complete,
-	.free_channel = locked_free_channel,
+	.retire = locked_retire,
+	.keep_channel = locked_keep_channel,
+	.end_hold = locked_end_hold,
 	.free_map_registers = locked_free_map_registers,
-	.free_adapter_object = locked_free_adapter_object,
 	.poll_pop = locked_poll_pop,
 };

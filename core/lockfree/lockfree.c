@@ -997,50 +997,50 @@ static void release_all(struct lf_pool *pool, struct lf_adapter *adapter, struct
 	channel_pass_on(pool, adapter, granted);
 }
 
-static void lf_complete(struct request *req, mapreg_action action, struct grant_list *granted)
+/*
+ * The routine returned: unpublish the node (a stale cancel then finds no
+ * copy, and one that loaded the pointer earlier finds NS_DONE) and free it
+ * after a grace period.  A request granted at submission has no node.
+ */
+static void lf_retire(struct request *req)
 {
-	struct lf_pool *pool = pool_of(req->adapter->pool);
-	struct lf_adapter *adapter = adapter_of(req->adapter);
-	mapreg_base base = req->base;
-	mapreg_transfer *xfer = req->xfer;
-	bool owned = req->owned;
-
-	rcu_enter();
-	struct regmap *map = map_of(pool);
-	if (owned) {
-		__atomic_store_n(&req->state, NS_DONE, __ATOMIC_RELEASE);
-		node_unpublish(node_of(req));	/* before the transfer is reused */
-	}
-	if (xfer != NULL)
-		xfer_finish(xfer);		/* C10; an in-place req is reusable now */
-	switch (action) {
-	case MAPREG_KEEP_OBJECT:
-		channel_hold(adapter, CH_KEPT, base);
-		break;
-	case MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS:
-		registers_keep(adapter, map, base);
-		channel_pass_on(pool, adapter, granted);
-		break;
-	default:
-		release_all(pool, adapter, map, base, granted);
-		break;
-	}
-	if (owned)
-		node_free(node_of(req));
-	rcu_leave();
+	if (!req->owned)
+		return;
+	__atomic_store_n(&req->state, NS_DONE, __ATOMIC_RELEASE);
+	node_unpublish(node_of(req));
+	node_free(node_of(req));
 }
 
-/* Freeing. */
-
-static mapreg_status lf_free_channel(struct mapreg_adapter *head, struct grant_list *granted)
+static void lf_keep_channel(struct mapreg_adapter *head, mapreg_base base)
 {
+	channel_hold(adapter_of(head), CH_KEPT, base);
+}
+
+static const unsigned int held_by[] = {
+	[HOLDER_SYNC] = CH_SYNC,
+	[HOLDER_KEPT] = CH_KEPT,
+};
+
+static mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
+				 mapreg_base base, bool keep_run, struct grant_list *granted)
+{
+	struct lf_pool *pool = pool_of(head->pool);
 	struct lf_adapter *adapter = adapter_of(head);
 
-	if (!channel_take(adapter, CH_KEPT))
-		return MAPREG_INVALID_PARAMETER;		/* C22 */
+	/* A routine's request holds HELD; a C8 or KEEP_OBJECT holder takes it back. */
+	if (holder != HOLDER_REQUEST) {
+		if (!channel_take(adapter, held_by[holder]))
+			return MAPREG_INVALID_PARAMETER;	/* C22, C24 */
+		base = adapter->holder_base;
+	}
 	rcu_enter();
-	release_all(pool_of(head->pool), adapter, map_of(pool_of(head->pool)),
-		    adapter->holder_base, granted);
+	struct regmap *map = map_of(pool);
+	if (keep_run) {
+		registers_keep(adapter, map, base);
+		channel_pass_on(pool, adapter, granted);
+	} else {
+		release_all(pool, adapter, map, base, granted);
+	}
 	rcu_leave();
 	return MAPREG_OK;
 }
@@ -1075,26 +1075,6 @@ static mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_b
 	}
 	rcu_leave();
 	return status;
-}
-
-static mapreg_status lf_free_adapter_object(struct mapreg_adapter *head, mapreg_action action,
-					    struct grant_list *granted)
-{
-	struct lf_pool *pool = pool_of(head->pool);
-	struct lf_adapter *adapter = adapter_of(head);
-
-	if (!channel_take(adapter, CH_SYNC))
-		return MAPREG_INVALID_PARAMETER;		/* C24 */
-	rcu_enter();
-	struct regmap *map = map_of(pool);
-	if (action == MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS) {
-		registers_keep(adapter, map, adapter->holder_base);
-		channel_pass_on(pool, adapter, granted);
-	} else {
-		release_all(pool, adapter, map, adapter->holder_base, granted);
-	}
-	rcu_leave();
-	return MAPREG_OK;
 }
 
 static struct request *lf_poll_pop(struct mapreg_adapter *head)
@@ -1142,9 +1122,9 @@ const struct backend_ops lockfree_backend_ops = {
 	.adapter_destroy = lf_adapter_destroy,
 	.submit = lf_submit,
 	.cancel = lf_cancel,
-	.complete = lf_complete,
-	.free_channel = lf_free_channel,
+	.retire = lf_retire,
+	.keep_channel = lf_keep_channel,
+	.end_hold = lf_end_hold,
 	.free_map_registers = lf_free_map_registers,
-	.free_adapter_object = lf_free_adapter_object,
 	.poll_pop = lf_poll_pop,
 };
