@@ -18,9 +18,8 @@ bin=$build/fuzz/fuzz-api-sequence-faulty
 [ -x "$bin" ] || { echo "demo-faults: $bin not built (CC=clang meson setup $build -Dfuzz=enabled)" >&2; exit 2; }
 
 # The faults (core/fault.h) and backends (meson.build) come from their one place.
-# FAULT_PLAIN_FIRST_FIT is not a bug (fault.h says so): skipped.
 faults=$(sed -n '/^enum mapreg_fault {/,/FAULT_COUNT/p' core/fault.h |
-         grep -oE '^\s*FAULT_[A-Z_]+' | sed 's/^\s*FAULT_//' | grep -vx -e COUNT -e PLAIN_FIRST_FIT)
+         grep -oE '^\s*FAULT_[A-Z_]+' | sed 's/^\s*FAULT_//' | grep -vx -e COUNT)
 backends=$(sed -n 's/^mapreg_backends = \[\(.*\)\]/\1/p' meson.build | tr -d "' " | tr ',' ' ')
 
 missed=0

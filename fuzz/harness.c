@@ -86,7 +86,6 @@ void fuzz_plant_fault(void)
 		[FAULT_FOREIGN_FREE] = "FOREIGN_FREE",
 		[FAULT_STATS_SKEW] = "STATS_SKEW",
 		[FAULT_FREE_CHANNEL_UNCHECKED] = "FREE_CHANNEL_UNCHECKED",
-		[FAULT_PLAIN_FIRST_FIT] = "PLAIN_FIRST_FIT",
 	};
 	const char *wanted = getenv("MAPREG_FUZZ_FAULT");
 

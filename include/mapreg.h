@@ -84,6 +84,11 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares is all it exports. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef enum mapreg_status {
 	MAPREG_OK,			/* done */
 	MAPREG_INSUFFICIENT_RESOURCES,	/* cannot be had now, or ever (C5, C8) */
@@ -363,6 +368,10 @@ int mapreg_pool_backend(const mapreg_pool *pool);
  * tests that count memory.  Must not be called from a control routine.
  */
 void mapreg_barrier(void);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

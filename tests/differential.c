@@ -7,7 +7,8 @@
  * Where registers are placed is the backends' own business (the lock-free one
  * keeps per-CPU magazines and starts each CPU in its own stretch of the pool),
  * and placement decides fragmentation, and so later outcomes.  Two modes:
- *  - exact: the lock-free backend's test hook FAULT_PLAIN_FIRST_FIT turns
+ *  - exact: the lock-free backend's test-only placement mode
+ *    (mapreg_pool_place_first_fit, hooks/fault.h) turns
  *    magazines and hints off; both place first-fit, and bases must match;
  *  - magazines: magazines on, every request asks for 0 or 1 registers, so
  *    placement cannot change an outcome; bases are not compared, and free and
@@ -274,9 +275,10 @@ static void run_seed(enum mode mode, uint64_t seed)
 	uint32_t registers = 8 + (uint32_t)(seed % 57);
 
 	rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
-	mapreg_fault_set(mode == EXACT ? 1u << FAULT_PLAIN_FIRST_FIT : 0);
 	world_open(&locked, MAPREG_BACKEND_LOCKED, registers);
 	world_open(&lockfree, MAPREG_BACKEND_LOCKFREE, registers);
+	if (mode == EXACT)
+		mapreg_pool_place_first_fit(lockfree.pool);
 	for (int step = 0; step < STEPS; step++) {
 		struct step s = draw_step(mode, registers);
 		mapreg_status a = apply(&locked, &s, (uint32_t)step);

@@ -6,14 +6,18 @@
  * backend-independent; a backend adds a file and an ops table, not a fork.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "api/answer.h"
 #include "api/check.h"
-#include "base/rcu.h"
 #include "api/dispatch.h"
+#include "base/rcu.h"
 #include "base/transfer.h"
+#include "hooks/fault.h"
+#include "locked/ops.h"
+#include "lockfree/ops.h"
 
 static const struct backend_ops *backend_ops_of(mapreg_backend backend)
 {
@@ -54,6 +58,8 @@ mapreg_status mapreg_pool_create(const mapreg_pool_config *cfg, mapreg_pool **ou
 	pool->backend = resolved.backend;
 	pool->page_size = resolved.page_size;
 	atomic_init(&pool->caller_errors, 0);
+	atomic_init(&pool->adapters, 0);
+	atomic_init(&pool->next_adapter_id, 0);
 	*out = pool;
 	return MAPREG_OK;
 }
@@ -62,7 +68,10 @@ mapreg_status mapreg_pool_destroy(mapreg_pool *pool)
 {
 	if (pool == NULL)
 		return MAPREG_INVALID_PARAMETER;
-	return counted(pool, pool->ops->pool_destroy(pool));
+	if (atomic_load_explicit(&pool->adapters, memory_order_acquire) != 0)
+		return MAPREG_BUSY;				/* C3 */
+	pool->ops->pool_destroy(pool);
+	return MAPREG_OK;
 }
 
 mapreg_status mapreg_pool_grow(mapreg_pool *pool, uint32_t registers)
@@ -88,6 +97,13 @@ void mapreg_barrier(void)
 	if (!dispatch_in_any_routine())
 		rcu_wait_for_callbacks();
 }
+
+#ifdef MAPREG_FAULT_INJECTION
+void mapreg_pool_place_first_fit(mapreg_pool *pool)
+{
+	pool->first_fit = true;
+}
+#endif
 
 int mapreg_pool_backend(const mapreg_pool *pool)
 {
@@ -119,12 +135,18 @@ mapreg_status mapreg_adapter_create(mapreg_pool *pool, const mapreg_adapter_conf
 		if (head.eventfd < 0)
 			return MAPREG_NO_MEMORY;
 	}
-	mapreg_status status = pool->ops->adapter_create(pool, &head, &adapter);
-	if (status != MAPREG_OK) {
+	adapter = aligned_alloc(64, pool->ops->adapter_size);
+	if (adapter == NULL) {
 		if (head.eventfd >= 0)
 			close(head.eventfd);
-		return counted(pool, status);
+		return MAPREG_NO_MEMORY;
 	}
+	memset(adapter, 0, pool->ops->adapter_size);
+	*adapter = head;
+	adapter->id = atomic_fetch_add_explicit(&pool->next_adapter_id, 1,
+						memory_order_relaxed) + 1;
+	pool->ops->adapter_init(pool, adapter);
+	atomic_fetch_add_explicit(&pool->adapters, 1, memory_order_relaxed);
 	if (max_map_registers != NULL)
 		*max_map_registers = adapter->max_map_registers;
 	*out = adapter;
@@ -141,6 +163,12 @@ mapreg_status mapreg_adapter_destroy(mapreg_adapter *adapter)
 	if (dispatch_polling(adapter))
 		return MAPREG_BUSY;
 	mapreg_status status = pool->ops->adapter_destroy(adapter, &granted);
+	if (status == MAPREG_OK) {
+		if (adapter->eventfd >= 0)
+			close(adapter->eventfd);
+		free(adapter);
+		atomic_fetch_sub_explicit(&pool->adapters, 1, memory_order_release);
+	}
 	dispatch_grants(&granted);
 	return counted(pool, status);
 }

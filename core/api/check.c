@@ -2,8 +2,8 @@
 #include <stdlib.h>
 
 #include "api/check.h"
-#include "api/names.h"
 #include "api/dispatch.h"
+#include "api/names.h"
 #include "base/transfer.h"
 
 /* MAPREG_BACKEND=locked|lockfree in the environment picks DEFAULT's meaning. */

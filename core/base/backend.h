@@ -47,12 +47,21 @@ struct mapreg_pool {
 	const struct backend_ops *ops;
 	mapreg_backend backend;			/* resolved: never DEFAULT */
 	uint32_t page_size;
+	bool first_fit;				/* test-only placement (hooks/fault.h) */
 	/*
 	 * Counted by the API layer for every MAPREG_INVALID_PARAMETER it
 	 * returns and every bad answer (C19, C27).  Relaxed: a statistic that
 	 * orders nothing.
 	 */
 	atomic_uint_fast64_t caller_errors;
+	/*
+	 * Live adapters (C3), kept by the API layer: raised relaxed once an
+	 * adapter is made (nothing to publish), lowered with release once its
+	 * destroy succeeded, read with acquire by pool destroy, which then
+	 * frees what those adapters used.
+	 */
+	atomic_uint adapters;
+	atomic_uint next_adapter_id;		/* relaxed: only uniqueness matters */
 };
 
 /* What every backend's adapter starts with; fixed after creation. */
@@ -75,7 +84,12 @@ struct request {
 	mapreg_transfer *xfer;			/* NULL for mapreg_allocate_channel */
 	mapreg_base base;			/* written when granted */
 	uint32_t nregs;
-	uint32_t state;				/* backend-owned */
+	/*
+	 * Backend-owned.  Atomic: the lock-free backend moves it by CAS
+	 * (lockfree.h: node_move); the locked one reads and writes it relaxed
+	 * under its mutex.
+	 */
+	_Atomic uint32_t state;
 	/*
 	 * While a request waits, a backend may keep it in memory of its own
 	 * (a copy): `queued` then points to that copy, for cancel to find.
@@ -140,7 +154,8 @@ enum holder {
 
 struct backend_ops {
 	mapreg_status (*pool_create)(const mapreg_pool_config *cfg, struct mapreg_pool **out);
-	mapreg_status (*pool_destroy)(struct mapreg_pool *pool);
+	/* Frees the pool; called once it has no adapter left (C3). */
+	void (*pool_destroy)(struct mapreg_pool *pool);
 	/* Called with registers > the current size; grants go to `granted`. */
 	mapreg_status (*pool_grow)(struct mapreg_pool *pool, uint32_t registers,
 				   struct grant_list *granted);
@@ -148,17 +163,17 @@ struct backend_ops {
 	void (*pool_stats)(const struct mapreg_pool *pool, mapreg_pool_stats *out);
 
 	/*
-	 * Allocates the backend's adapter and fills its head from `head`
-	 * (id is the backend's to assign).  MAPREG_INVALID_PARAMETER if the
-	 * limit no longer fits the pool.
+	 * The backend's adapter: `adapter_size` bytes, starting with its
+	 * struct mapreg_adapter.  The API layer allocates it cache-line
+	 * aligned and zeroed (adapters of different threads share no line),
+	 * fills the head, and then calls adapter_init.
 	 */
-	mapreg_status (*adapter_create)(struct mapreg_pool *pool,
-					const struct mapreg_adapter *head,
-					struct mapreg_adapter **out);
+	size_t adapter_size;
+	void (*adapter_init)(struct mapreg_pool *pool, struct mapreg_adapter *adapter);
 	/*
-	 * Frees the adapter and closes its eventfd once no thread can use
-	 * them, or returns MAPREG_BUSY; a busy destroy may have passed the
-	 * channel on (grants to `granted`).
+	 * MAPREG_OK once no thread of the library can use the adapter any more
+	 * (the API layer then closes its eventfd and frees it), or MAPREG_BUSY;
+	 * a busy destroy may have passed the channel on (grants to `granted`).
 	 */
 	mapreg_status (*adapter_destroy)(struct mapreg_adapter *adapter,
 					 struct grant_list *granted);
@@ -215,8 +230,54 @@ struct backend_ops {
 	struct request *(*poll_pop)(struct mapreg_adapter *adapter);
 };
 
-extern const struct backend_ops locked_backend_ops;
-extern const struct backend_ops lockfree_backend_ops;
+/*
+ * A backend `name` implements every op as name_<op>: BACKEND_DECLARE(name)
+ * declares them in its header, BACKEND_OPS(name, adapter type) is its
+ * table.  One list for every backend, so that none can miss an op.
+ */
+#define BACKEND_DECLARE(name)								\
+	mapreg_status name##_pool_create(const mapreg_pool_config *cfg,			\
+					 struct mapreg_pool **out);			\
+	void name##_pool_destroy(struct mapreg_pool *pool);				\
+	mapreg_status name##_pool_grow(struct mapreg_pool *pool, uint32_t registers,	\
+				       struct grant_list *granted);			\
+	uint32_t name##_pool_registers(const struct mapreg_pool *pool);			\
+	void name##_pool_stats(const struct mapreg_pool *pool, mapreg_pool_stats *out);	\
+	void name##_adapter_init(struct mapreg_pool *pool, struct mapreg_adapter *adapter); \
+	mapreg_status name##_adapter_destroy(struct mapreg_adapter *adapter,		\
+					     struct grant_list *granted);		\
+	mapreg_status name##_submit(struct mapreg_adapter *adapter, struct request *req,	\
+				    bool sync, bool *granted, struct grant_list *others); \
+	bool name##_cancel(struct mapreg_adapter *adapter, struct request *req,		\
+			   uint32_t generation, struct grant_list *granted);		\
+	void name##_retire(struct request *req);					\
+	void name##_keep_channel(struct mapreg_adapter *adapter, mapreg_base base);	\
+	mapreg_status name##_end_hold(struct mapreg_adapter *adapter, enum holder holder, \
+				      mapreg_base base, bool keep_run,			\
+				      struct grant_list *granted);			\
+	mapreg_status name##_free_map_registers(struct mapreg_adapter *adapter,		\
+						mapreg_base base,			\
+						struct grant_list *granted);		\
+	struct request *name##_poll_pop(struct mapreg_adapter *adapter)
+
+#define BACKEND_OPS(name, adapter_type) {						\
+	.pool_create = name##_pool_create,						\
+	.pool_destroy = name##_pool_destroy,						\
+	.pool_grow = name##_pool_grow,							\
+	.pool_registers = name##_pool_registers,					\
+	.pool_stats = name##_pool_stats,						\
+	.adapter_size = sizeof(adapter_type),						\
+	.adapter_init = name##_adapter_init,						\
+	.adapter_destroy = name##_adapter_destroy,					\
+	.submit = name##_submit,							\
+	.cancel = name##_cancel,							\
+	.retire = name##_retire,							\
+	.keep_channel = name##_keep_channel,						\
+	.end_hold = name##_end_hold,							\
+	.free_map_registers = name##_free_map_registers,				\
+	.poll_pop = name##_poll_pop,							\
+}
+
 
 /* Poll adapters' eventfd (C29), shared by the backends (eventfd.c). */
 void adapter_eventfd_signal(const struct mapreg_adapter *adapter);

@@ -14,9 +14,9 @@
  * relaxed except for magic's release/acquire, only so that such a race is
  * defined behaviour (the loser sees an old or new binding, never a torn one).
  */
+#include "base/transfer.h"
 #include "hooks/fault.h"
 #include "hooks/perturb.h"
-#include "base/transfer.h"
 
 #define XFER_MAGIC 0x6d61707265677866ull		/* "mapregxf" */
 

@@ -23,12 +23,6 @@ enum mapreg_fault {
 	 * a stale FREE decision is overtaken (or dropped by destroy).
 	 */
 	FAULT_FREE_CHANNEL_UNCHECKED,
-	/*
-	 * Not a bug: the lock-free backend skips its magazines and per-CPU
-	 * hints, so that it places runs first-fit exactly as the locked one
-	 * does, for the differential test.
-	 */
-	FAULT_PLAIN_FIRST_FIT,
 	FAULT_COUNT
 };
 
@@ -51,6 +45,15 @@ extern atomic_uint mapreg_fault_mask;
 void mapreg_fault_set(unsigned int mask);
 #define FAULT(which) \
 	((atomic_load_explicit(&mapreg_fault_mask, memory_order_relaxed) >> (which)) & 1u)
+
+/*
+ * Not a fault: a placement mode for the differential test.  The lock-free
+ * pool skips its magazines and per-CPU hints, so that it places runs
+ * first-fit exactly as the locked backend does.  Call it on a new pool,
+ * before any request (api/api.c).
+ */
+#include <mapreg.h>
+void mapreg_pool_place_first_fit(mapreg_pool *pool);
 
 /* Called at every pause point while set (tests set it while quiescent). */
 extern void (*mapreg_pause_hook)(enum mapreg_pause where);

@@ -4,8 +4,8 @@
  * and release (store) order the magazine contents between the threads that
  * take it in turn; `cached` is only read racily by the stats reader.
  */
-#include "lockfree/cache.h"
 #include "hooks/perturb.h"
+#include "lockfree/cache.h"
 
 enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_FLUSH_WANTED };
 

@@ -45,9 +45,7 @@ struct cpu_cache {
 	_Atomic uint32_t limit;			/* most it may hold */
 	uint8_t depth[CACHE_CLASSES];
 	uint32_t runs[CACHE_CLASSES][CACHE_DEPTH];
-	/* C27 counters of this CPU: relaxed, summed by the stats reader. */
-	atomic_uint_fast64_t grants, sync_failures, cancels;
-} __attribute__((aligned(64)));
+};
 
 /*
  * Takes a cached run of exactly `count` registers; false on a miss.  *moved:

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lock-free backend's types and invariants; every file of core/lockfree/
+ * includes this one.  No mutex on any per-request path; the design note
+ * with the proofs is core/README.md.  In short:
+ *
+ * Registers (registers.c): per-CPU magazines (cache.c) in front of a chunked
+ * bitmap claimed by compare-and-swap (regmap.c), published with RCU so that
+ * grow can swap a larger map in under load.
+ *
+ * Channel (per adapter, channel.c): `channel` is FREE, HELD (by a request
+ * that has not answered yet, or by a thread passing it on), KEPT
+ * (MAPREG_KEEP_OBJECT), SYNC (a C8 hold) or PARKED.  Requests that find it
+ * taken wait in a cds_wfcq (wait-free enqueue).  Whoever holds the channel
+ * with nobody to give it to runs channel_pass_on(): it alone dequeues, so
+ * the queue has one consumer.
+ *
+ * Register wait queue (per pool, registers.c): a cds_wfcq served head first
+ * (C12) by a serving role taken by counting (serve()): every thread that
+ * may have made a waiter satisfiable asks for a round; exactly one thread
+ * serves at a time and keeps serving until nobody asked again meanwhile.
+ * No thread ever waits for the server; a preempted server only delays
+ * grants of queued requests.
+ *
+ * Requests (request.c, node.c): a request that waits is copied into a node
+ * (struct lf_node) with an atomic state, and every transition out of a
+ * waiting state is a compare-and-swap: WAIT_CHANNEL -> WAIT_REGISTERS |
+ * GRANTED | CANCELLED, WAIT_REGISTERS -> GRANTED | CANCELLED.  So a cancel
+ * and a grant race on one word and exactly one wins (C20).  Nodes are freed
+ * after an RCU grace period, since a cancel may still be reading one.
+ *
+ * Grants (poll.c) go to the caller's grant list (inline adapters) or the
+ * adapter's poll queue, whose eventfd is readable while any is pending.
+ *
+ * Invariants:
+ *  - waiting_channel counts nodes in WAIT_CHANNEL, waiting_registers nodes
+ *    in WAIT_REGISTERS; each is raised before a node enters the state and
+ *    lowered by whoever moves it out;
+ *  - a FREE channel's queue holds nothing but what was enqueued after the
+ *    decision to free it: its taker checks (channel_take_free, C11, C3);
+ *    a queue with requests behind an unlinked successor is PARKED;
+ *  - only the serving thread touches register_head and dequeues the
+ *    register queue; only the channel's holder dequeues its queue; only the
+ *    thread holding `polling` dequeues the poll queue;
+ *  - a node is freed only after its transfer's pointer to it is
+ *    unpublished, and after an RCU grace period that starts then;
+ *  - runs_freed <= runs_kept per adapter, equal when no kept run is
+ *    outstanding (C3).
+ */
+#ifndef MAPREG_LOCKFREE_H
+#define MAPREG_LOCKFREE_H
+
+#include <pthread.h>
+
+#include "base/backend.h"
+#include "base/cpu.h"
+#include "base/rcu.h"
+#include "hooks/fault.h"
+#include "hooks/perturb.h"
+#include "lockfree/cache.h"
+#include "lockfree/regmap.h"
+
+enum node_state {
+	NS_WAIT_CHANNEL = 1,
+	NS_WAIT_REGISTERS,
+	NS_GRANTED,
+	NS_CANCELLED,
+	NS_DONE,
+	NS_IN_PLACE,		/* granted at submission: the caller's request */
+};
+
+/*
+ * PARKED: nobody holds the channel, but its queue may hold live requests
+ * behind a link an enqueuer has yet to write; only an enqueuer takes it
+ * (submit_queued), so no new request overtakes those (C11).
+ */
+enum channel_state { CH_FREE, CH_HELD, CH_KEPT, CH_SYNC, CH_PARKED };
+
+#define RUN_KEPT (1u << 31)
+
+/* C27's counters, per CPU (stats.c). */
+enum lf_counter { LF_GRANTS, LF_CANCELS, LF_SYNC_FAILURES, LF_COUNTERS };
+
+/*
+ * A waiting request's copy.  While it waits, two parties may hold it: its
+ * queue (until a consumer dequeues it) and its transfer (`queued`, until the
+ * request is over and the pointer is unpublished).  A granted node has one
+ * owner after its dequeue: the routine's runner, which unpublishes and frees
+ * it (lf_retire).  A cancelled node has two, the canceller and the queue's
+ * consumer, and the later of the two frees it (`owners`).  Freeing is always
+ * after an RCU grace period that starts once the pointer is unpublished.
+ */
+struct lf_node {
+	struct request request;
+	struct cds_wfcq_node queue_node;
+	atomic_uint owners;			/* cancelled nodes: 2 -> 0 */
+	struct rcu_head rcu;
+};
+
+/* One CPU's share: its magazines and counters, on lines of its own. */
+struct lf_cpu {
+	struct cpu_cache cache;
+	/* Relaxed: statistics that order nothing, summed by the reader. */
+	atomic_uint_fast64_t counters[LF_COUNTERS];
+} __attribute__((aligned(64)));
+
+struct lf_pool {
+	struct mapreg_pool head;
+	_Atomic(struct regmap *) map;		/* RCU-published: release / acquire */
+	struct lf_cpu *cpu;
+	unsigned int cpus;
+	pthread_mutex_t admin;			/* grow only; never on a request path */
+
+	struct __cds_wfcq_head register_queue;
+	struct cds_wfcq_tail register_queue_tail;
+	struct lf_node *register_head;		/* the server's: dequeued, not served */
+	/* Rounds asked for; acq_rel chains each round after its askers (serve). */
+	atomic_ulong serve_requests;
+
+	/*
+	 * Nodes in WAIT_CHANNEL / WAIT_REGISTERS (C27).  waiting_registers is
+	 * also the Dekker flag of no-stranding: it is raised seq_cst before a
+	 * node can be seen waiting, and read after a full fence by whoever
+	 * returns registers (so those reads and the lowering may be relaxed:
+	 * the fences, not the counter, order the pair).  waiting_channel is a
+	 * statistic only: relaxed throughout.
+	 */
+	atomic_long waiting_channel, waiting_registers;
+};
+
+struct lf_adapter {
+	struct mapreg_adapter head __attribute__((aligned(64)));	/* first: backend.h */
+	atomic_uint channel;			/* enum channel_state */
+	mapreg_base holder_base;		/* published by KEPT/SYNC (release) */
+
+	struct __cds_wfcq_head channel_queue;
+	struct cds_wfcq_tail channel_queue_tail;
+
+	struct __cds_wfcq_head poll_queue;
+	struct cds_wfcq_tail poll_queue_tail;
+	atomic_uint poll_pending;		/* nodes granted, not yet popped (grant) */
+	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
+
+	/*
+	 * Runs kept through this adapter (C23) and freed since, for destroy
+	 * (C3).  runs_kept is written only by the channel's holder (a keep
+	 * happens while the routine's runner or the C8 caller holds it), so a
+	 * load and a store suffice, ordered between holders by the channel's
+	 * hand-over like holder_base.  runs_freed is raised by any freer after
+	 * its record CAS: release, so that destroy's acquire sees the freer
+	 * done with the run.  Every counted free follows its keep (the record
+	 * store is released after the count), so runs_freed <= runs_kept.
+	 */
+	atomic_ulong runs_kept, runs_freed;
+};
+
+static inline struct lf_pool *pool_of(const struct mapreg_pool *pool)
+{
+	return caa_container_of(pool, struct lf_pool, head);
+}
+
+static inline struct lf_adapter *adapter_of(const struct mapreg_adapter *adapter)
+{
+	return caa_container_of(adapter, struct lf_adapter, head);
+}
+
+static inline struct lf_node *node_of(struct request *req)
+{
+	return caa_container_of(req, struct lf_node, request);
+}
+
+static inline struct lf_node *node_of_queue(struct cds_wfcq_node *qnode)
+{
+	return caa_container_of(qnode, struct lf_node, queue_node);
+}
+
+static inline struct lf_cpu *this_cpu(struct lf_pool *pool)
+{
+	return &pool->cpu[cpu_current() % pool->cpus];
+}
+
+static inline struct regmap *map_of(struct lf_pool *pool)
+{
+	/* Acquire (rcu_dereference): the directory and chunks are initialized. */
+	return atomic_load_explicit(&pool->map, memory_order_acquire);
+}
+
+/*
+ * Counters of C27 live per CPU: relaxed, they order nothing.  The seam of
+ * FAULT_STATS_SKEW: a grant goes uncounted.
+ */
+static inline void count(struct lf_pool *pool, enum lf_counter counter)
+{
+	if (counter == LF_GRANTS && FAULT(FAULT_STATS_SKEW))
+		return;
+	atomic_fetch_add_explicit(&this_cpu(pool)->counters[counter], 1, memory_order_relaxed);
+}
+
+/* Node states: acquire on read and acq_rel on change, so that the winner of
+ * a transition sees what the previous owner wrote into the node. */
+static inline uint32_t node_state(struct lf_node *node)
+{
+	return atomic_load_explicit(&node->request.state, memory_order_acquire);
+}
+
+static inline bool node_move(struct lf_node *node, uint32_t from, uint32_t to)
+{
+	PERTURB();
+	return atomic_compare_exchange_strong_explicit(&node->request.state, &from, to,
+						       memory_order_acq_rel,
+						       memory_order_acquire);
+}
+
+/*
+ * Relaxed, for two kinds of caller:
+ *  - those that must not strand a waiter (C13, C14): whoever returned
+ *    registers fences (seq_cst) first; the waiter raises, enqueues, fences,
+ *    then asks for a round (registers_return, registers_claim, serve);
+ *  - admission (C12, lf_submit): a request takes registers at once only if
+ *    nobody waits.  A waiter whose raise happens before the submission (the
+ *    same thread's earlier request, or one ordered to it by any
+ *    synchronization the caller has) is seen by coherence: the load happens
+ *    after that read-modify-write, so it reads it or a later value, and a
+ *    later decrement means that waiter was granted or cancelled.  A raise
+ *    not ordered before the submission belongs to an overlapping request,
+ *    and either order of two overlapping requests is legal, so a fence
+ *    there would buy nothing.
+ */
+static inline bool anyone_waits_for_registers(struct lf_pool *pool)
+{
+	return atomic_load_explicit(&pool->waiting_registers, memory_order_relaxed) > 0;
+}
+
+/* node.c: a waiting request's copy. */
+struct lf_node *node_copy(struct request *req, uint32_t state);
+void node_free(struct lf_node *node);
+void node_unpublish(struct lf_node *node);
+void node_release_cancelled(struct lf_node *node);
+
+/* registers.c: claims and returns, magazine first; the wait queue (C12-C14). */
+uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
+			 struct grant_list *granted);
+void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
+		      struct grant_list *granted);
+void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapreg_base base);
+
+void serve(struct lf_pool *pool, struct grant_list *granted);
+void wait_for_registers(struct lf_pool *pool, struct lf_node *node, struct grant_list *granted);
+
+/* poll.c: where a granted node goes (C16, C29). */
+void grant(struct lf_pool *pool, struct lf_node *node, struct grant_list *granted);
+
+/* channel.c: the adapter's channel and its queue (C11, C14, C3). */
+bool channel_take(struct lf_adapter *adapter, unsigned int from);
+bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
+		       struct grant_list *granted);
+void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
+		     struct grant_list *granted);
+void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base base);
+
+/* The ops (ops.c puts them in the table). */
+BACKEND_DECLARE(lf);
+
+#endif /* MAPREG_LOCKFREE_H */

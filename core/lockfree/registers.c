@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Registers: claiming and returning them (this CPU's magazine, then the
+ * bitmap, then the bitmap after draining every magazine), the kept-run
+ * record (C23), and the wait queue of requests that hold their channel and
+ * wait for registers, served head first by one thread at a time (C12, C14).
+ * Whoever may have made a waiter satisfiable asks for a serving round, and
+ * a round's claim may drain magazines, so claims and rounds call each
+ * other; core/README.md says why no waiter is stranded (C13).
+ */
+#include "lockfree/lockfree.h"
+
+/* Where this CPU starts looking in the bitmap: its own stretch of the pool,
+ * on a whole cache line of run records (8 registers).  0 for the test-only
+ * first-fit placement. */
+static uint32_t this_cpu_hint(struct lf_pool *pool, struct regmap *map)
+{
+	uint64_t cpu = (uint64_t)(this_cpu(pool) - pool->cpu);
+
+	return pool->head.first_fit ? 0 : (uint32_t)(map->registers * cpu / pool->cpus) & ~7u;
+}
+
+/*
+ * Own CPU's magazine, then the bitmap, then the bitmap after draining every
+ * magazine.  A drain that moved registers may be the one a waiter's round
+ * could not do (it found a magazine's guard taken by us), and a claim that
+ * rolled back may have made a round see free registers taken: either asks
+ * for a round if anyone waits (C13).  In the serving thread itself that
+ * only makes it serve once more.
+ */
+uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
+				struct grant_list *granted)
+{
+	uint32_t first = REGMAP_NONE, moved = 0;
+	bool rolled_back = false, again = false;
+
+	if (pool->head.first_fit ||
+	    !cache_take(&this_cpu(pool)->cache, map, count, &first, &moved)) {
+		uint32_t hint = this_cpu_hint(pool, map);
+
+		first = regmap_claim(map, count, hint, &rolled_back);
+		if (first == REGMAP_NONE) {
+			for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
+				moved += cache_flush(&pool->cpu[cpu].cache, map);
+			first = regmap_claim(map, count, hint, &again);
+			rolled_back |= again;
+		}
+		if (first != REGMAP_NONE && FAULT(FAULT_DOUBLE_GRANT))
+			regmap_release(map, first, count);	/* held, yet free */
+	}
+	if (moved != 0 || rolled_back) {
+		PERTURB();
+		atomic_thread_fence(memory_order_seq_cst);	/* as registers_return */
+		if (anyone_waits_for_registers(pool))
+			serve(pool, granted);
+	}
+	return first;
+}
+
+/* Gives a run back: to this CPU's magazine unless someone waits (C13). */
+void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
+			     struct grant_list *granted)
+{
+	uint32_t moved = 0;
+
+	if (base.count == 0)
+		return;
+	if (!anyone_waits_for_registers(pool) && !pool->head.first_fit &&
+	    cache_put(&this_cpu(pool)->cache, map, base.first, base.count, &moved)) {
+		/*
+		 * A waiter that drained this cache before our put counted
+		 * itself before that drain, and our guard take acquired its
+		 * release: we see it here (cache.h), and drain the cache again.
+		 */
+		if (moved == 0 && !anyone_waits_for_registers(pool))
+			return;
+		cache_flush(&this_cpu(pool)->cache, map);
+	} else {
+		regmap_release(map, base.first, base.count);
+	}
+	PERTURB();
+	atomic_thread_fence(memory_order_seq_cst);	/* pairs with wait_for_registers */
+	PERTURB();
+	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_LOST_WAKEUP))
+		serve(pool, granted);
+}
+
+/* Leaves a run to the caller (C19, C24): recorded for mapreg_free_map_registers. */
+void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapreg_base base)
+{
+	if (base.count == 0)
+		return;
+	/* The holder's count (struct lf_adapter), before the record that frees it. */
+	atomic_store_explicit(&adapter->runs_kept,
+			      atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	/* Release: the freer's compare-and-swap (acquire) sees the run whole. */
+	atomic_store_explicit(regmap_run(map, base.first),
+			      RUN_RECORD(adapter->head.id, base.count | RUN_KEPT),
+			      memory_order_release);
+}
+
+
+/*
+ * The serving role's round: grant register waiters head first while they fit
+ * (C12); a head that does not fit stops the round, so nobody jumps it.
+ */
+static void serve_register_waiters(struct lf_pool *pool, struct grant_list *granted)
+{
+	struct regmap *map = map_of(pool);
+
+	for (;;) {
+		struct lf_node *head = pool->register_head;
+
+		if (head == NULL) {
+			struct cds_wfcq_node *qnode = wfcq_dequeue(&pool->register_queue,
+								   &pool->register_queue_tail);
+			if (qnode == NULL || qnode == CDS_WFCQ_WOULDBLOCK)
+				return;	/* a late enqueuer asks for its own round */
+			head = pool->register_head = node_of_queue(qnode);
+		}
+		if (node_state(head) == NS_WAIT_REGISTERS) {
+			uint32_t first = registers_claim(pool, map, head->request.nregs, granted);
+			if (first == REGMAP_NONE)
+				return;
+			if (node_move(head, NS_WAIT_REGISTERS, NS_GRANTED)) {
+				pool->register_head = NULL;
+				atomic_fetch_sub_explicit(&pool->waiting_registers, 1,
+							  memory_order_relaxed);
+				head->request.base = (mapreg_base){ first, head->request.nregs };
+				grant(pool, head, granted);
+				continue;
+			}
+			regmap_release(map, first, head->request.nregs);	/* lost to a cancel */
+		}
+		pool->register_head = NULL;			/* cancelled */
+		node_release_cancelled(head);
+	}
+}
+
+/*
+ * Asks for a round of serving, and serves if nobody else is: the thread that
+ * raises serve_requests from zero serves until it can put it back to zero
+ * with nobody having asked meanwhile.  acq_rel on the counter orders each
+ * round after the changes of those who asked for it (C14).
+ */
+void serve(struct lf_pool *pool, struct grant_list *granted)
+{
+	PERTURB();
+	unsigned long asked = atomic_fetch_add_explicit(&pool->serve_requests, 1,
+							memory_order_acq_rel);
+	if (asked != 0)
+		return;
+	asked = 1;
+	do {
+		PERTURB();
+		/*
+		 * The reading half of the Dekker pairs with registers_return and
+		 * wait_for_registers runs here, on whichever thread serves: it
+		 * needs its own full fence in the C11 model (x86 and ARMv8 would
+		 * not, but the code should not depend on that).
+		 */
+		atomic_thread_fence(memory_order_seq_cst);
+		rcu_enter();
+		serve_register_waiters(pool, granted);
+		rcu_leave();
+		PERTURB();
+	} while (!atomic_compare_exchange_strong_explicit(&pool->serve_requests, &asked, 0,
+							  memory_order_acq_rel,
+							  memory_order_acquire));
+}
+
+/* Queues a node that holds its channel for registers, then asks for a round. */
+void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
+			       struct grant_list *granted)
+{
+	wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail, &node->queue_node);
+	PERTURB();
+	atomic_thread_fence(memory_order_seq_cst);	/* pairs with registers_return */
+	serve(pool, granted);
+}

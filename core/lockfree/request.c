@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Requests: submission (granted at once, or queued for the channel or for
+ * registers), cancel (C20, C21), retiring a request whose routine returned,
+ * ending a hold, and freeing a kept run (C23).
+ */
+#include "base/transfer.h"
+#include "lockfree/lockfree.h"
+
+/* A submission that took the channel and its registers: no node needed. */
+static mapreg_status submit_granted(struct lf_pool *pool, struct lf_adapter *adapter,
+				    struct request *req, bool sync, bool *granted)
+{
+	atomic_store_explicit(&req->state, NS_IN_PLACE, memory_order_relaxed);
+	count(pool, LF_GRANTS);
+	*granted = true;
+	if (sync && req->fn == NULL)				/* C8: the caller holds */
+		channel_hold(adapter, CH_SYNC, req->base);
+	return MAPREG_OK;
+}
+
+/* An asynchronous submission that must wait: for the channel or, holding it, for registers. */
+static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adapter,
+				   struct request *req, bool holds_channel,
+				   struct grant_list *granted)
+{
+	uint32_t state = holds_channel ? NS_WAIT_REGISTERS : NS_WAIT_CHANNEL;
+	atomic_long *waiting = holds_channel ? &pool->waiting_registers : &pool->waiting_channel;
+	struct lf_node *node = node_copy(req, state);
+
+	if (node == NULL) {
+		if (holds_channel)
+			channel_pass_on(pool, adapter, granted);
+		return MAPREG_NO_MEMORY;
+	}
+	PERTURB();
+	atomic_fetch_add_explicit(waiting, 1, memory_order_seq_cst);
+	/* The linearization point: from here a cancel can find the node (C20). */
+	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+		atomic_fetch_sub_explicit(waiting, 1, memory_order_relaxed);
+		/* A stale cancel may have loaded the pointer: RCU, not free(). */
+		node_unpublish(node);
+		node_free(node);		/* never queued */
+		if (holds_channel)
+			channel_pass_on(pool, adapter, granted);
+		return MAPREG_CANCELLED;
+	}
+	if (holds_channel) {
+		wait_for_registers(pool, node, granted);
+		return MAPREG_OK;
+	}
+	wfcq_enqueue(&adapter->channel_queue, &adapter->channel_queue_tail, &node->queue_node);
+	PERTURB();
+	atomic_thread_fence(memory_order_seq_cst);	/* pairs with channel_pass_on */
+	PERTURB();
+	if (channel_take(adapter, CH_FREE) || channel_take(adapter, CH_PARKED))
+		channel_pass_on(pool, adapter, granted);
+	return MAPREG_OK;
+}
+
+mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool sync,
+			       bool *granted, struct grant_list *others)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	struct lf_adapter *adapter = adapter_of(head);
+	mapreg_status status;
+
+	*granted = false;
+	rcu_enter();
+	/* A FREE channel with an empty queue: taking it overtakes nobody (C11). */
+	bool holds_channel = channel_take_free(pool, adapter, others);
+	uint32_t first = REGMAP_NONE;
+	if (holds_channel && req->nregs == 0)
+		first = 0;
+	else if (holds_channel &&
+		 (!anyone_waits_for_registers(pool) || FAULT(FAULT_REGISTER_OVERTAKE)))
+		first = registers_claim(pool, map_of(pool), req->nregs, others);	/* C12 */
+	req->base = (mapreg_base){ first, req->nregs };
+
+	if (first != REGMAP_NONE) {
+		/* Claimed before committing: a cancel that marked us wins. */
+		if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+			registers_return(pool, map_of(pool), req->base, others);
+			channel_pass_on(pool, adapter, others);
+			status = MAPREG_CANCELLED;
+		} else {
+			status = submit_granted(pool, adapter, req, sync, granted);
+		}
+	} else if (sync) {
+		if (holds_channel)
+			channel_pass_on(pool, adapter, others);
+		if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+			status = MAPREG_CANCELLED;
+		} else {
+			count(pool, LF_SYNC_FAILURES);
+			status = MAPREG_INSUFFICIENT_RESOURCES;
+		}
+	} else {
+		status = submit_queued(pool, adapter, req, holds_channel, others);
+	}
+	rcu_leave();
+	return status;
+}
+
+bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t generation,
+		      struct grant_list *granted)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	bool cancelled = false;
+
+	/*
+	 * The node is freed only after a grace period that starts once its
+	 * pointer is unpublished: a pointer loaded inside this section stays
+	 * valid to the end of it.  A node of another generation is a newer
+	 * submission's, made after this cancel read BUSY: not ours to cancel.
+	 */
+	rcu_enter();
+	struct request *queued = atomic_load_explicit(&req->queued, memory_order_acquire);
+	if (queued != NULL &&
+	    atomic_load_explicit(&queued->generation, memory_order_relaxed) == generation) {
+		struct lf_node *node = node_of(queued);
+		uint32_t state = node_state(node);
+
+		while (!cancelled && (state == NS_WAIT_CHANNEL || state == NS_WAIT_REGISTERS)) {
+			if (!node_move(node, state, NS_CANCELLED)) {
+				state = node_state(node);	/* handed on or granted */
+				continue;
+			}
+			cancelled = true;
+			node_unpublish(node);
+			node_release_cancelled(node);	/* the queue's consumer frees it */
+			if (state == NS_WAIT_CHANNEL) {
+				atomic_fetch_sub_explicit(&pool->waiting_channel, 1,
+							  memory_order_relaxed);
+				break;
+			}
+			/*
+			 * It may have been the head waiter: serve those behind
+			 * it, then pass its channel on (the locked backend's
+			 * order, so that both grant in the same order).
+			 */
+			atomic_fetch_sub_explicit(&pool->waiting_registers, 1,
+						  memory_order_relaxed);
+			serve(pool, granted);
+			channel_pass_on(pool, adapter_of(head), granted);
+		}
+		if (!cancelled && state == NS_GRANTED && FAULT(FAULT_CANCEL_GRANTED))
+			cancelled = true;		/* claims it; the routine still runs */
+	}
+	if (cancelled)
+		count(pool, LF_CANCELS);
+	rcu_leave();
+	return cancelled;
+}
+
+/* Ends a hold: registers back, then the channel on (C12: waiters first). */
+static void release_all(struct lf_pool *pool, struct lf_adapter *adapter, struct regmap *map,
+			mapreg_base base, struct grant_list *granted)
+{
+	registers_return(pool, map, base, granted);
+	channel_pass_on(pool, adapter, granted);
+}
+
+/*
+ * The routine returned: unpublish the node (a stale cancel then finds no
+ * copy, and one that loaded the pointer earlier finds NS_DONE) and free it
+ * after a grace period.  A request granted at submission has no node.
+ */
+void lf_retire(struct request *req)
+{
+	if (!req->owned)
+		return;
+	atomic_store_explicit(&req->state, NS_DONE, memory_order_release);
+	node_unpublish(node_of(req));
+	node_free(node_of(req));
+}
+
+void lf_keep_channel(struct mapreg_adapter *head, mapreg_base base)
+{
+	channel_hold(adapter_of(head), CH_KEPT, base);
+}
+
+static const unsigned int held_by[] = {
+	[HOLDER_SYNC] = CH_SYNC,
+	[HOLDER_KEPT] = CH_KEPT,
+};
+
+mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
+				 mapreg_base base, bool keep_run, struct grant_list *granted)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	struct lf_adapter *adapter = adapter_of(head);
+
+	/* A routine's request holds HELD; a C8 or KEEP_OBJECT holder takes it back. */
+	if (holder != HOLDER_REQUEST) {
+		if (!channel_take(adapter, held_by[holder]))
+			return MAPREG_INVALID_PARAMETER;	/* C22, C24 */
+		base = adapter->holder_base;
+	}
+	rcu_enter();
+	struct regmap *map = map_of(pool);
+	if (keep_run) {
+		registers_keep(adapter, map, base);
+		channel_pass_on(pool, adapter, granted);
+	} else {
+		release_all(pool, adapter, map, base, granted);
+	}
+	rcu_leave();
+	return MAPREG_OK;
+}
+
+mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base base,
+					   struct grant_list *granted)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C23 */
+
+	rcu_enter();
+	struct regmap *map = map_of(pool);
+	if (base.first < map->registers && base.count <= map->registers - base.first) {
+		_Atomic uint64_t *run = regmap_run(map, base.first);
+		uint64_t kept = RUN_RECORD(head->id, base.count | RUN_KEPT);
+
+		if (FAULT(FAULT_FOREIGN_FREE)) {
+			uint64_t seen = atomic_load_explicit(run, memory_order_relaxed);
+			if ((uint32_t)seen == (base.count | RUN_KEPT))
+				kept = seen;
+		}
+		/* Acquire pairs with registers_keep; one freer wins (double free). */
+		PERTURB();
+		if (atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
+							    memory_order_relaxed)) {
+			registers_return(pool, map, base, granted);
+			/* Last: destroy may succeed once it sees this (C3). */
+			atomic_fetch_add_explicit(&adapter_of(head)->runs_freed, 1,
+						  memory_order_release);
+			status = MAPREG_OK;
+		}
+	}
+	rcu_leave();
+	return status;
+}

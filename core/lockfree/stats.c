@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* C27's statistics: racy by nature, summed over the CPUs' counters. */
+#include "lockfree/lockfree.h"
+
+static uint64_t sum_counter(const struct lf_pool *pool, enum lf_counter counter)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
+		sum += atomic_load_explicit(&pool->cpu[cpu].counters[counter],
+					    memory_order_relaxed);
+	return sum;
+}
+
+void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
+{
+	struct lf_pool *pool = pool_of(head);
+	uint64_t cached = 0;
+
+	rcu_enter();
+	struct regmap *map = map_of(pool);
+	uint64_t registers = map->registers, unclaimed = regmap_unclaimed(map);
+	rcu_leave();
+	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
+		cached += atomic_load_explicit(&pool->cpu[cpu].cache.cached, memory_order_relaxed);
+	/* Racy by nature (C27): clamp so that a torn moment never underflows. */
+	uint64_t held = registers - unclaimed;
+	cached = cached < held ? cached : held;
+	long waiting_channel = atomic_load_explicit(&pool->waiting_channel, memory_order_relaxed);
+	long waiting_registers = atomic_load_explicit(&pool->waiting_registers,
+						      memory_order_relaxed);
+	*out = (mapreg_pool_stats){
+		.registers = registers,
+		.free = unclaimed,
+		.cached = cached,
+		.held = held - cached,
+		.waiting_channel = waiting_channel > 0 ? (uint64_t)waiting_channel : 0,
+		.waiting_registers = waiting_registers > 0 ? (uint64_t)waiting_registers : 0,
+		.grants = sum_counter(pool, LF_GRANTS),
+		.cancels = sum_counter(pool, LF_CANCELS),
+		.sync_failures = sum_counter(pool, LF_SYNC_FAILURES),
+	};
+}
