@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shows that fuzz-api-sequence catches each bug core/fault.h can plant, on
+# Shows that fuzz-api-sequence catches each bug core/hooks/fault.h can plant, on
 # every backend: runs fuzz-api-sequence-faulty with MAPREG_FUZZ_FAULT=NAME
 # for at most 60 s and reports how long it took to find a difference.
 #
@@ -17,8 +17,8 @@ build=${1:-build-fuzz}
 bin=$build/fuzz/fuzz-api-sequence-faulty
 [ -x "$bin" ] || { echo "demo-faults: $bin not built (CC=clang meson setup $build -Dfuzz=enabled)" >&2; exit 2; }
 
-# The faults (core/fault.h) and backends (meson.build) come from their one place.
-faults=$(sed -n '/^enum mapreg_fault {/,/FAULT_COUNT/p' core/fault.h |
+# The faults (core/hooks/fault.h) and backends (meson.build) come from their one place.
+faults=$(sed -n '/^enum mapreg_fault {/,/FAULT_COUNT/p' core/hooks/fault.h |
          grep -oE '^\s*FAULT_[A-Z_]+' | sed 's/^\s*FAULT_//' | grep -vx -e COUNT)
 backends=$(sed -n 's/^mapreg_backends = \[\(.*\)\]/\1/p' meson.build | tr -d "' " | tr ',' ' ')
 

@@ -98,7 +98,7 @@ void fuzz_plant_fault(void)
 			return;
 		}
 	}
-	fuzz_fail("MAPREG_FUZZ_FAULT=%s names no fault in core/fault.h", wanted);
+	fuzz_fail("MAPREG_FUZZ_FAULT=%s names no fault in core/hooks/fault.h", wanted);
 #endif
 }
 

@@ -66,7 +66,7 @@ static const char usage[] =
 	"  --epoch-ms N       epoch length: quiescence and C27 checks between (default 250)\n"
 	"  --stall-ms N       watchdog bound for a satisfiable waiter (default 2000)\n"
 	"  --mix NAME         balanced | keep-registers (routines mostly keep registers)\n"
-	"  --fault NAME       (stress-faulty) plant a core/fault.h fault\n"
+	"  --fault NAME       (stress-faulty) plant a core/hooks/fault.h fault\n"
 	"  --expect CHECK     (stress-faulty) succeed only if CHECK reports the failure\n";
 
 static unsigned env_or(const char *name, unsigned fallback)
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	if (opt.fault != NULL)
 		plant_fault(opt.fault);
 #ifdef MAPREG_PERTURB
-	/* The seed drives the schedule noise too (core/perturb.h). */
+	/* The seed drives the schedule noise too (core/hooks/perturb.h). */
 	unsigned int nap_odds = 4, yield_odds = 16, spin_odds = 64, max_spin = 2048;
 	const char *odds = getenv("MAPREG_PERTURB_ODDS");	/* "nap,yield,spin,max" */
 	if (odds != NULL && sscanf(odds, "%u,%u,%u,%u", &nap_odds, &yield_odds, &spin_odds,

@@ -20,7 +20,7 @@
  *                        [--seed N] [--fault free-channel-unchecked]
  * Exits 1 and prints the count if any overtake was seen.  Built also
  * against the perturbation library (stress-overtake-perturbed: --seed drives
- * the schedule noise of core/perturb.h) with the fault hooks, where
+ * the schedule noise of core/hooks/perturb.h) with the fault hooks, where
  * --fault plants the pre-fix protocol, which must be caught.
  */
 #include <pthread.h>

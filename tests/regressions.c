@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Races found once, replayed deterministically forever.  Each test sets a
- * pause hook (core/fault.h, in the fault-hook build) that runs, on the racing
+ * pause hook (core/hooks/fault.h, in the fault-hook build) that runs, on the racing
  * thread at the racy point, what the other thread did when the race was
  * found; then it checks the contract still holds.
  */

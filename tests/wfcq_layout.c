@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the lock-free channel reads of liburcu's cds_wfcq beyond its
- * documented API (core/rcu.h: wfcq_link, wfcq_untouched), checked against
+ * documented API (core/base/rcu.h: wfcq_link, wfcq_untouched), checked against
  * the liburcu this build uses.  meson.build pins the versions whose layout
  * was read; this test fails if a version in that range behaves otherwise.
  * The queue is driven from one thread; a half-done enqueue (tail exchanged,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long race hunting with the perturbation build (core/perturb.h): for each
+# Long race hunting with the perturbation build (core/hooks/perturb.h): for each
 # backend, the stress torture program at 2, 4, 8 and 16 workers, both mixes,
 # on two CPUs and pinned to one, SECONDS_PER_RUN each, until MINUTES per
 # backend have passed.  Every failing run's report (with its replay command)

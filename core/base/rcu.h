@@ -149,7 +149,7 @@ static inline struct cds_wfcq_node *wfcq_link(struct cds_wfcq_node *node)
  * Whether no enqueue has begun since the queue was last emptied.  seq_cst:
  * the second half of a Dekker pair whose other half is an enqueuer's
  * exchange of the tail, followed by its seq_cst fence and channel read
- * (lockfree.c: channel_take_free).
+ * (lockfree/channel.c: channel_take_free).
  */
 static inline bool wfcq_untouched(struct __cds_wfcq_head *head, struct cds_wfcq_tail *tail)
 {

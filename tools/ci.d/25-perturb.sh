@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Race hunting that does not depend on this machine's timing: the stress
-# suite against the perturbation build (core/perturb.h), which naps, yields
+# suite against the perturbation build (core/hooks/perturb.h), which naps, yields
 # or spins at every protocol step, driven by each run's seed.  Both
 # backends, both mixes, 2..16 worker threads, on two CPUs and pinned to one
 # (where only preemption interleaves threads), plus C11's targeted

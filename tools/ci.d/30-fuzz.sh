@@ -2,7 +2,7 @@
 # CI: the fuzz targets (fuzz/).  Builds them with clang (libFuzzer + ASan +
 # UBSan), replays the committed corpus under the sanitizers on every backend,
 # fuzzes each target for a bounded time (FUZZ_SECONDS, default 60) starting
-# from that corpus, and checks that every planted fault of core/fault.h is
+# from that corpus, and checks that every planted fault of core/hooks/fault.h is
 # caught (fuzz/demo-faults.sh).  Any crash or difference fails the step; its
 # input is left in build-fuzz/fuzz-artifacts/.
 set -euo pipefail
