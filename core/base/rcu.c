@@ -38,6 +38,14 @@ void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head
 {
 	if (caa_unlikely(!rcu_thread_online))
 		rcu_thread_online_slow();
+#ifdef MAPREG_TSAN
+	/*
+	 * What this thread did before asking happens before the callback
+	 * (call_rcu queues it with a full barrier; the callback acquires the
+	 * same object): the caller need not be inside a read-side section.
+	 */
+	tsan_release(&rcu_tsan_gp);
+#endif
 	urcu_memb_call_rcu(head, free_fn);
 }
 

@@ -17,6 +17,8 @@
  *  - every read-side unlock releases it, every grace-period end (after
  *    synchronize_rcu, at the top of a call_rcu callback) acquires it: so the
  *    reclaimer is ordered after every reader that could see the object;
+ *  - call_rcu releases it too: the caller's own accesses come before its
+ *    callback, inside a read-side section or not;
  *  - a node is released before cds_wfcq enqueue and acquired after dequeue.
  * With `_LGPL_SOURCE` off in TSan builds (meson does that), nothing else of
  * liburcu's needs suppressing.
