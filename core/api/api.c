@@ -145,7 +145,12 @@ mapreg_status mapreg_adapter_create(mapreg_pool *pool, const mapreg_adapter_conf
 	*adapter = head;
 	adapter->id = atomic_fetch_add_explicit(&pool->next_adapter_id, 1,
 						memory_order_relaxed) + 1;
-	pool->ops->adapter_init(pool, adapter);
+	if (pool->ops->adapter_init(pool, adapter) != MAPREG_OK) {
+		if (head.eventfd >= 0)
+			close(head.eventfd);
+		free(adapter);
+		return MAPREG_NO_MEMORY;
+	}
 	atomic_fetch_add_explicit(&pool->adapters, 1, memory_order_relaxed);
 	if (max_map_registers != NULL)
 		*max_map_registers = adapter->max_map_registers;
@@ -197,6 +202,8 @@ static void request_fill(struct request *req, struct mapreg_adapter *adapter, vo
 	req->xfer = xfer;
 	req->base = (mapreg_base){ 0, 0 };
 	req->nregs = nregs;
+	/* A stale cancel of the locked backend may read it (relaxed). */
+	atomic_store_explicit(&req->state, 0, memory_order_relaxed);
 }
 
 /*
@@ -250,7 +257,7 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 	uint32_t generation = 0;
 	mapreg_status status = check_allocate(adapter, true, xfer, nregs, flags, fn, base_out);
 	if (status == MAPREG_OK)
-		status = xfer_begin_submit(adapter, xfer, &generation);
+		status = xfer_begin_submit(adapter, xfer, sync, &generation);
 	if (status != MAPREG_OK)
 		return adapter == NULL ? status : counted(adapter->pool, status);
 

@@ -169,10 +169,11 @@ struct backend_ops {
 	 * fills the head, and then calls adapter_init.
 	 */
 	size_t adapter_size;
-	void (*adapter_init)(struct mapreg_pool *pool, struct mapreg_adapter *adapter);
+	mapreg_status (*adapter_init)(struct mapreg_pool *pool, struct mapreg_adapter *adapter);
 	/*
 	 * MAPREG_OK once no thread of the library can use the adapter any more
-	 * (the API layer then closes its eventfd and frees it), or MAPREG_BUSY;
+	 * (the backend has freed what adapter_init allocated; the API layer
+	 * then closes its eventfd and frees it), or MAPREG_BUSY;
 	 * a busy destroy may have passed the channel on (grants to `granted`).
 	 */
 	mapreg_status (*adapter_destroy)(struct mapreg_adapter *adapter,
@@ -181,7 +182,8 @@ struct backend_ops {
 	/*
 	 * Submits a checked request.  `sync`: grant now or fail with
 	 * MAPREG_INSUFFICIENT_RESOURCES.  Otherwise grant now or queue.  A
-	 * request with an xfer commits its transfer (xfer_commit_submit) at
+	 * request with an xfer (asynchronous: a synchronous one is BUSY already)
+	 * commits its transfer (xfer_commit_submit) at
 	 * the moment it becomes visible, returning MAPREG_CANCELLED if a
 	 * cancel marked it first.  A synchronous request commits before the
 	 * backend decides, so that MAPREG_INSUFFICIENT_RESOURCES leaves the
@@ -243,7 +245,8 @@ struct backend_ops {
 				       struct grant_list *granted);			\
 	uint32_t name##_pool_registers(const struct mapreg_pool *pool);			\
 	void name##_pool_stats(const struct mapreg_pool *pool, mapreg_pool_stats *out);	\
-	void name##_adapter_init(struct mapreg_pool *pool, struct mapreg_adapter *adapter); \
+	mapreg_status name##_adapter_init(struct mapreg_pool *pool,			\
+					  struct mapreg_adapter *adapter);		\
 	mapreg_status name##_adapter_destroy(struct mapreg_adapter *adapter,		\
 					     struct grant_list *granted);		\
 	mapreg_status name##_submit(struct mapreg_adapter *adapter, struct request *req,	\

@@ -147,6 +147,12 @@ static inline struct cds_wfcq_node *wfcq_link(struct cds_wfcq_node *node)
 	return CMM_LOAD_SHARED(node->next);
 }
 
+/* The same, seq_cst: the reading half of a Dekker pair (lockfree/channel.c). */
+static inline struct cds_wfcq_node *wfcq_link_sc(struct cds_wfcq_node *node)
+{
+	return __atomic_load_n(&node->next, __ATOMIC_SEQ_CST);
+}
+
 /*
  * Whether no enqueue has begun since the queue was last emptied.  seq_cst:
  * the second half of a Dekker pair whose other half is an enqueuer's

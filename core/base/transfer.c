@@ -87,7 +87,7 @@ mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer)
 }
 
 mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
-				uint32_t *generation)
+				bool sync, uint32_t *generation)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
 	uint32_t word = atomic_load_explicit(&impl->state, memory_order_acquire), next;
@@ -95,7 +95,8 @@ mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer 
 	PERTURB();
 	for (;;) {
 		if (XFER_STATE(word) == XFER_IDLE)	/* a new submission, a new generation */
-			next = with_state(word + (1u << XFER_STATE_BITS), XFER_SUBMITTING);
+			next = with_state(word + (1u << XFER_STATE_BITS),
+					  sync ? XFER_BUSY : XFER_SUBMITTING);
 		else if (XFER_STATE(word) == XFER_MARKED)
 			next = with_state(word, XFER_IDLE);	/* C21: consume the mark */
 		else

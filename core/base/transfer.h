@@ -78,12 +78,17 @@ mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
  * Starts an _ex submission: MAPREG_OK (now SUBMITTING, *generation set), MAPREG_CANCELLED (a
  * mark was consumed), or MAPREG_INVALID_PARAMETER (foreign, or it still
  * names a request).  The caller has checked that xfer is initialized.
+ *
+ * A synchronous submission goes to BUSY at once: it never waits, so there
+ * is nothing for a cancel to remove, and a cancel that meets it returns
+ * false (the request is being granted or refused) without a mark.  Only an
+ * asynchronous one has a commit (its linearization point) to make.
  */
 mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
-				uint32_t *generation);
+				bool sync, uint32_t *generation);
 /*
- * The submission's linearization point, called by the backend at the moment
- * the request becomes visible to cancel: true and BUSY, or false and IDLE
+ * An asynchronous submission's linearization point, called by the backend at
+ * the moment the request becomes visible to cancel: true and BUSY, or false and IDLE
  * when a cancel marked it meanwhile (the submission returns CANCELLED).
  */
 bool xfer_commit_submit(mapreg_transfer *xfer);

@@ -117,13 +117,14 @@ void locked_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
 
 /* Adapters. */
 
-void locked_adapter_init(struct mapreg_pool *head, struct mapreg_adapter *fields)
+mapreg_status locked_adapter_init(struct mapreg_pool *head, struct mapreg_adapter *fields)
 {
 	struct locked_adapter *adapter = adapter_of(fields);
 
 	adapter->channel = CHANNEL_FREE;
 	CDS_INIT_LIST_HEAD(&adapter->channel_waiters);
 	CDS_INIT_LIST_HEAD(&adapter->poll_ready);
+	return MAPREG_OK;
 }
 
 mapreg_status locked_adapter_destroy(struct mapreg_adapter *head,

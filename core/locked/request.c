@@ -40,7 +40,7 @@ mapreg_status locked_submit(struct mapreg_adapter *head, struct request *req,
 	if (!sync && req->xfer == NULL && (copy = request_to_queue(req)) == NULL)
 		return MAPREG_NO_MEMORY;
 	pool_lock(pool);
-	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+	if (!sync && req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 		pool_unlock(pool);
 		return MAPREG_CANCELLED;		/* C21, C20 */
 	}

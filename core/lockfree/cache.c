@@ -1,21 +1,86 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-CPU magazines; see cache.h.  The guard's acquire (compare-and-swap)
- * and release (store) order the magazine contents between the threads that
- * take it in turn; `cached` is only read racily by the stats reader.
+ * Per-CPU magazines; see cache.h for the two ways of changing one and why
+ * neither strands a waiter.
  */
+#include <stddef.h>
+
+#include "base/cpu.h"
+#include "base/rseq.h"
 #include "hooks/perturb.h"
 #include "lockfree/cache.h"
 
 enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_FLUSH_WANTED };
+
+#define CLASS_SHIFT(count) (4u * ((count) - 1u))
+#define STATE_DEPTH(state, count) ((uint32_t)((state) >> CLASS_SHIFT(count)) & 15u)
+#define STATE_HELD(state) ((uint32_t)((state) >> 32))
+/* What one run of `count` registers adds to the state word. */
+#define STATE_RUN(count) ((1ull << CLASS_SHIFT(count)) | ((uint64_t)(count) << 32))
+
+static struct cpu_cache *magazine(const struct magazines *m, unsigned int cpu)
+{
+	return (struct cpu_cache *)(m->first + (size_t)cpu * m->stride);
+}
+
+void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
+		const atomic_long *waiters, uint32_t registers)
+{
+	*m = (struct magazines){ first, stride, cpus, rseq_ready(), waiters };
+	for (unsigned int cpu = 0; cpu < cpus; cpu++) {
+		struct cpu_cache *cache = magazine(m, cpu);
+
+		atomic_init(&cache->state, 0);
+		atomic_init(&cache->lock, 0);
+	}
+	cache_set_limit(m, registers);
+}
+
+void cache_set_limit(struct magazines *m, uint32_t registers)
+{
+	/* Relaxed: a stale limit only caches a little more or less. */
+	for (unsigned int cpu = 0; cpu < m->cpus; cpu++)
+		atomic_store_explicit(&magazine(m, cpu)->limit, registers / (4 * m->cpus),
+				      memory_order_relaxed);
+}
+
+/*
+ * With the magazine to ourselves (guard or drainer's lock held, and, for
+ * rseq, running sequences fenced): every run back to the bitmap.
+ */
+static uint32_t flush_owned(struct cpu_cache *cache, struct regmap *map)
+{
+	uint64_t state = atomic_load_explicit(&cache->state, memory_order_relaxed);
+
+	if (state == 0)
+		return 0;
+	for (uint32_t count = 1; count <= CACHE_CLASSES; count++) {
+		for (uint32_t depth = STATE_DEPTH(state, count); depth > 0; depth--)
+			regmap_release(map, cache->runs[count - 1][depth - 1], count);
+	}
+	atomic_store_explicit(&cache->state, 0, memory_order_relaxed);
+	return STATE_HELD(state);
+}
+
+uint64_t cache_held(const struct magazines *m)
+{
+	uint64_t held = 0;
+
+	for (unsigned int cpu = 0; cpu < m->cpus; cpu++)
+		held += STATE_HELD(atomic_load_explicit(&magazine(m, cpu)->state,
+							memory_order_relaxed));
+	return held;
+}
+
+/* The fallback: a guard word per magazine. */
 
 static bool guard_take(struct cpu_cache *cache)
 {
 	unsigned int free_guard = GUARD_FREE;
 
 	PERTURB();
-	/* Acquire: we see the magazines as the last holder left them. */
-	return atomic_compare_exchange_strong_explicit(&cache->guard, &free_guard, GUARD_TAKEN,
+	/* Acquire: we see the magazine as the last holder left it. */
+	return atomic_compare_exchange_strong_explicit(&cache->lock, &free_guard, GUARD_TAKEN,
 						       memory_order_acquire,
 						       memory_order_relaxed);
 }
@@ -28,38 +93,15 @@ static bool guard_take(struct cpu_cache *cache)
 static bool guard_drop(struct cpu_cache *cache)
 {
 	PERTURB();
-	return atomic_exchange_explicit(&cache->guard, GUARD_FREE, memory_order_acq_rel) ==
+	return atomic_exchange_explicit(&cache->lock, GUARD_FREE, memory_order_acq_rel) ==
 	       GUARD_FLUSH_WANTED;
 }
 
-static void cached_add(struct cpu_cache *cache, int32_t delta)
-{
-	/* Only the guard holder writes it: a plain read-modify-write suffices. */
-	uint32_t now = atomic_load_explicit(&cache->cached, memory_order_relaxed);
-
-	atomic_store_explicit(&cache->cached, now + (uint32_t)delta, memory_order_relaxed);
-}
-
-/* With the guard held: every run back to the bitmap. */
-static uint32_t flush_held(struct cpu_cache *cache, struct regmap *map)
-{
-	uint32_t moved = atomic_load_explicit(&cache->cached, memory_order_relaxed);
-
-	if (moved == 0)
-		return 0;	/* the guard holder's count is exact */
-	for (uint32_t class = 0; class < CACHE_CLASSES; class++) {
-		while (cache->depth[class] > 0)
-			regmap_release(map, cache->runs[class][--cache->depth[class]], class + 1);
-	}
-	atomic_store_explicit(&cache->cached, 0, memory_order_relaxed);
-	return moved;
-}
-
-uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map)
+static uint32_t guard_flush(struct cpu_cache *cache, struct regmap *map)
 {
 	for (;;) {
 		if (guard_take(cache)) {
-			uint32_t moved = flush_held(cache, map);
+			uint32_t moved = flush_owned(cache, map);
 			guard_drop(cache);	/* a request made meanwhile: served */
 			return moved;
 		}
@@ -76,7 +118,7 @@ uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map)
 		 */
 		unsigned int taken = GUARD_TAKEN;
 		PERTURB();
-		if (atomic_compare_exchange_strong_explicit(&cache->guard, &taken,
+		if (atomic_compare_exchange_strong_explicit(&cache->lock, &taken,
 							    GUARD_FLUSH_WANTED,
 							    memory_order_relaxed,
 							    memory_order_relaxed) ||
@@ -89,39 +131,286 @@ uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map)
 /* Lets go, and does the flush a drainer asked for meanwhile. */
 static uint32_t guard_drop_and_flush(struct cpu_cache *cache, struct regmap *map)
 {
-	return guard_drop(cache) ? cache_flush(cache, map) : 0;
+	return guard_drop(cache) ? guard_flush(cache, map) : 0;
 }
 
-bool cache_take(struct cpu_cache *cache, struct regmap *map, uint32_t count, uint32_t *first,
+static struct cpu_cache *this_magazine(const struct magazines *m)
+{
+	return magazine(m, cpu_current() % m->cpus);
+}
+
+static bool guarded_take(struct magazines *m, struct regmap *map, uint32_t count,
+			 uint32_t *first, uint32_t *moved)
+{
+	struct cpu_cache *cache = this_magazine(m);
+
+	if (!guard_take(cache))
+		return false;
+	uint64_t state = atomic_load_explicit(&cache->state, memory_order_relaxed);
+	uint32_t depth = STATE_DEPTH(state, count);
+	if (depth > 0) {
+		*first = cache->runs[count - 1][depth - 1];
+		atomic_store_explicit(&cache->state, state - STATE_RUN(count),
+				      memory_order_relaxed);
+	}
+	*moved = guard_drop_and_flush(cache, map);
+	return depth > 0;
+}
+
+static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint32_t first,
+				  uint32_t count, uint32_t *moved)
+{
+	struct cpu_cache *cache = this_magazine(m);
+
+	if (atomic_load_explicit(m->waiters, memory_order_relaxed) > 0 || !guard_take(cache))
+		return PUT_REFUSED;
+	uint64_t state = atomic_load_explicit(&cache->state, memory_order_relaxed);
+	uint32_t depth = STATE_DEPTH(state, count);
+	bool kept = depth < CACHE_DEPTH &&
+		    STATE_HELD(state) + count <= atomic_load_explicit(&cache->limit,
+								       memory_order_relaxed);
+	if (kept) {
+		cache->runs[count - 1][depth] = first;
+		atomic_store_explicit(&cache->state, state + STATE_RUN(count),
+				      memory_order_relaxed);
+	}
+	*moved = guard_drop_and_flush(cache, map);
+	if (!kept)
+		return PUT_REFUSED;
+	/*
+	 * A waiter that drained this magazine before our put counted itself
+	 * before that drain, and our guard take acquired its release: we see
+	 * it here, and drain the magazine again.
+	 */
+	if (*moved == 0 && atomic_load_explicit(m->waiters, memory_order_relaxed) == 0)
+		return PUT_CACHED;
+	*moved += guard_flush(cache, map);
+	return PUT_FLUSHED;
+}
+
+/* The rseq way (x86-64). */
+
+#ifdef MAPREG_HAVE_RSEQ
+/*
+ * Pops a run of `count` from CPU `cpu`'s magazine: 1 hit, 0 miss (empty,
+ * or a drainer holds it), -1 aborted or not on `cpu` (read the CPU again).
+ */
+static int rseq_pop(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t *first)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_TABLE(3, 1, 2, 4)
+		"leaq 3b(%%rip), %%rax\n\t"
+		"movq %%rax, 8(%[area])\n\t"
+		"1:\n\t"
+		"cmpl %[cpu], 4(%[area])\n\t"
+		"jnz 4f\n\t"
+		"cmpl $0, %c[lock](%[cache])\n\t"
+		"jnz %l[miss]\n\t"
+		"movq (%[cache]), %%rax\n\t"
+		"movq %%rax, %%rdx\n\t"
+		"shrq %%cl, %%rdx\n\t"
+		"andl $15, %%edx\n\t"
+		"jz %l[miss]\n\t"
+		"movl -4(%[runs], %%rdx, 4), %%edx\n\t"
+		"movl %%edx, (%[first])\n\t"
+		"subq %[run], %%rax\n\t"
+		"movq %%rax, (%[cache])\n\t"		/* commit */
+		"2:\n\t"
+		RSEQ_ASM_ABORT(4, aborted)
+		: /* asm goto: no outputs */
+		: [area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),
+		  [lock] "i" (offsetof(struct cpu_cache, lock)),
+		  [runs] "r" (cache->runs[count - 1]), [first] "r" (first),
+		  "c" (CLASS_SHIFT(count)), [run] "r" (STATE_RUN(count))
+		: "memory", "cc", "rax", "rdx"
+		: miss, aborted);
+	return 1;
+miss:
+	return 0;
+aborted:
+	return -1;
+}
+
+/*
+ * Pushes a run on CPU `cpu`'s magazine if it has room below `room` (the
+ * limit less this run) and nobody waits for registers: 1 kept, 0 refused,
+ * -1 aborted or not on `cpu`.  The run is written into the free slot before
+ * the commit; an aborted sequence leaves it in a slot nobody reads.
+ */
+static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t first,
+		     uint64_t room, const atomic_long *waiters)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_TABLE(3, 1, 2, 4)
+		"leaq 3b(%%rip), %%rax\n\t"
+		"movq %%rax, 8(%[area])\n\t"
+		"1:\n\t"
+		"cmpl %[cpu], 4(%[area])\n\t"
+		"jnz 4f\n\t"
+		"cmpl $0, %c[lock](%[cache])\n\t"
+		"jnz %l[refused]\n\t"
+		"cmpq $0, (%[waiters])\n\t"		/* C13: nobody waits */
+		"jg %l[refused]\n\t"
+		"movq (%[cache]), %%rax\n\t"
+		"movq %%rax, %%rdx\n\t"
+		"shrq %%cl, %%rdx\n\t"
+		"andl $15, %%edx\n\t"
+		"cmpl %[depth], %%edx\n\t"
+		"jae %l[refused]\n\t"
+		"movq %%rax, %%r8\n\t"
+		"shrq $32, %%r8\n\t"
+		"cmpq %[room], %%r8\n\t"
+		"ja %l[refused]\n\t"
+		"movl %[run_first], (%[runs], %%rdx, 4)\n\t"
+		"addq %[run], %%rax\n\t"
+		"movq %%rax, (%[cache])\n\t"		/* commit */
+		"2:\n\t"
+		RSEQ_ASM_ABORT(4, aborted)
+		: /* asm goto: no outputs */
+		: [area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),
+		  [lock] "i" (offsetof(struct cpu_cache, lock)),
+		  [waiters] "r" (waiters), [depth] "i" (CACHE_DEPTH),
+		  [room] "r" (room), [runs] "r" (cache->runs[count - 1]),
+		  [run_first] "r" (first), "c" (CLASS_SHIFT(count)),
+		  [run] "r" (STATE_RUN(count))
+		: "memory", "cc", "rax", "rdx", "r8"
+		: refused, aborted);
+	return 1;
+refused:
+	return 0;
+aborted:
+	return -1;
+}
+
+/* This thread's CPU as a magazine index, or -1 (the bitmap then). */
+static int rseq_index(const struct magazines *m)
+{
+	int cpu = rseq_cpu();
+
+	return cpu >= 0 && (unsigned int)cpu < m->cpus ? cpu : -1;
+}
+
+static bool rseq_take(struct magazines *m, uint32_t count, uint32_t *first)
+{
+	for (;;) {
+		int cpu = rseq_index(m);
+		if (cpu < 0)
+			return false;
+		int hit = rseq_pop(magazine(m, (unsigned int)cpu), cpu, count, first);
+		if (hit >= 0)
+			return hit;
+	}
+}
+
+static bool rseq_put(struct magazines *m, uint32_t first, uint32_t count)
+{
+	for (;;) {
+		int cpu = rseq_index(m);
+		if (cpu < 0)
+			return false;
+		struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
+		uint32_t limit = atomic_load_explicit(&cache->limit, memory_order_relaxed);
+		if (limit < count)
+			return false;
+		int kept = rseq_push(cache, cpu, count, first, limit - count, m->waiters);
+		if (kept >= 0)
+			return kept;
+	}
+}
+
+/*
+ * Locks, fences and empties the magazines of CPUs [from, to): those that
+ * hold something, or all of them when anyone waits for registers (see
+ * cache.h: a put that read no waiter may be in flight on any CPU).
+ * Magazines another drainer holds are its to empty (its caller asks for a
+ * serving round if it moved registers and anyone waits).
+ */
+static uint32_t rseq_drain_some(struct magazines *m, struct regmap *map, unsigned int from,
+				unsigned int to, bool for_waiter)
+{
+	uint64_t locked = 0;
+	uint32_t moved = 0;
+
+	for (unsigned int cpu = from; cpu < to; cpu++) {
+		struct cpu_cache *cache = magazine(m, cpu);
+		unsigned int unlocked = 0;
+
+		if (!for_waiter && atomic_load_explicit(&cache->state, memory_order_relaxed) == 0)
+			continue;
+		PERTURB();
+		/* Acquire is not needed: the fence below orders the sequences. */
+		if (atomic_compare_exchange_strong_explicit(&cache->lock, &unlocked, 1,
+							    memory_order_relaxed,
+							    memory_order_relaxed))
+			locked |= 1ull << (cpu - from);
+	}
+	if (locked == 0 && !for_waiter)
+		return 0;
+	/*
+	 * Every sequence that may have read the lock free (or no waiter) is
+	 * over: aborted, or committed before this returns.  membarrier also
+	 * orders their stores before our loads.
+	 */
+	rseq_fence();
+	for (unsigned int cpu = from; cpu < to; cpu++) {
+		if (!(locked & (1ull << (cpu - from))))
+			continue;
+		struct cpu_cache *cache = magazine(m, cpu);
+		moved += flush_owned(cache, map);
+		/* Release: the emptied state before the sequences that see it free. */
+		atomic_store_explicit(&cache->lock, 0, memory_order_release);
+	}
+	return moved;
+}
+#endif /* MAPREG_HAVE_RSEQ */
+
+bool cache_take(struct magazines *m, struct regmap *map, uint32_t count, uint32_t *first,
 		uint32_t *moved)
 {
 	*moved = 0;
-	if (count > CACHE_CLASSES || !guard_take(cache))
+	if (count == 0 || count > CACHE_CLASSES)
 		return false;
-	uint8_t *depth = &cache->depth[count - 1];
-	bool hit = *depth > 0;
-	if (hit) {
-		*first = cache->runs[count - 1][--*depth];
-		cached_add(cache, -(int32_t)count);
+#ifdef MAPREG_HAVE_RSEQ
+	if (m->rseq) {
+		PERTURB();
+		return rseq_take(m, count, first);
 	}
-	*moved = guard_drop_and_flush(cache, map);
-	return hit;
+#endif
+	return guarded_take(m, map, count, first, moved);
 }
 
-bool cache_put(struct cpu_cache *cache, struct regmap *map, uint32_t first, uint32_t count,
-	       uint32_t *moved)
+enum cache_put cache_put(struct magazines *m, struct regmap *map, uint32_t first,
+			 uint32_t count, uint32_t *moved)
 {
 	*moved = 0;
-	if (count > CACHE_CLASSES || !guard_take(cache))
-		return false;
-	uint8_t *depth = &cache->depth[count - 1];
-	uint32_t cached = atomic_load_explicit(&cache->cached, memory_order_relaxed);
-	bool kept = *depth < CACHE_DEPTH &&
-		    cached + count <= atomic_load_explicit(&cache->limit, memory_order_relaxed);
-	if (kept) {
-		cache->runs[count - 1][(*depth)++] = first;
-		cached_add(cache, (int32_t)count);
+	if (count == 0 || count > CACHE_CLASSES)
+		return PUT_REFUSED;
+#ifdef MAPREG_HAVE_RSEQ
+	if (m->rseq) {
+		PERTURB();
+		return rseq_put(m, first, count) ? PUT_CACHED : PUT_REFUSED;
 	}
-	*moved = guard_drop_and_flush(cache, map);
-	return kept;
+#endif
+	return guarded_put(m, map, first, count, moved);
+}
+
+uint32_t cache_drain(struct magazines *m, struct regmap *map)
+{
+	uint32_t moved = 0;
+
+#ifdef MAPREG_HAVE_RSEQ
+	if (m->rseq) {
+		/* Coherence: a waiter whose raise happens before this drain is seen. */
+		bool for_waiter = atomic_load_explicit(m->waiters, memory_order_relaxed) > 0;
+
+		for (unsigned int from = 0; from < m->cpus; from += 64)
+			moved += rseq_drain_some(m, map, from,
+						 m->cpus - from > 64 ? from + 64 : m->cpus,
+						 for_waiter);
+		return moved;
+	}
+#endif
+	for (unsigned int cpu = 0; cpu < m->cpus; cpu++)
+		moved += guard_flush(magazine(m, cpu), map);
+	return moved;
 }

@@ -6,60 +6,94 @@
  * allocation of the same size on that CPU, so the common cycle touches one
  * cache line that no other CPU writes.
  *
- * Guard: one word per cache, taken by compare-and-swap and never waited for.
- * A thread that finds it taken (a thread preempted on the same CPU, or a
- * drainer) goes to the shared bitmap instead, so nobody ever waits for a
- * preempted guard holder.
+ * A CPU's magazine is one word of state (the depth of each class, 4 bits
+ * each, and the registers held, above bit 32) and the runs.  Two ways to
+ * change it, chosen per pool (struct magazines):
  *
- * No stranding (C13):
- *  - a cache holds at most `limit` registers (a quarter of the pool shared
- *    among the CPUs) and accepts nothing while anyone waits for registers;
- *  - a waiter's serving round drains every cache (cache_flush).  A cache
- *    whose guard is taken is not skipped silently: the drainer turns the
- *    guard from TAKEN into FLUSH_WANTED, in the same word, and the holder's
- *    release (an exchange) sees it and flushes, reporting what it moved so
- *    that its caller asks for a serving round;
- *  - a run put into a cache after a waiter's round drained it: the put's
- *    guard take reads the FREE that round's release wrote, so the put
- *    happens after the waiter counted itself and sees it (cache_put's
- *    caller re-checks, and flushes).
+ *  - rseq (base/rseq.h): the owner pops and pushes in a restartable
+ *    sequence that commits with a single store of the state word, so the
+ *    fast path has no atomic instruction.  A drainer (another CPU's thread)
+ *    takes the magazine's `lock` word, which new sequences see and leave
+ *    the magazine alone, then fences running sequences (rseq_fence: any
+ *    sequence that began before is aborted), empties it, and lets go.
+ *  - fallback (no rseq, or ThreadSanitizer): `lock` is a guard taken by CAS
+ *    and never waited for: a thread that finds it taken uses the bitmap.
+ *    A drainer that finds it taken turns TAKEN into FLUSH_WANTED and the
+ *    holder's release, an exchange on the same word, sees it and flushes.
  *
- * Invariant: `cached` equals the registers in the magazines, except while
- * the guard is held.
+ * No stranding (C13): a magazine holds at most `limit` registers (a quarter
+ * of the pool shared among the CPUs) and takes nothing while anyone waits
+ * for registers (`waiters`); a serving round whose head does not fit
+ * drains every magazine.  A put racing with a waiter:
+ *  - rseq: the sequence reads `waiters` before it commits.  A drain on
+ *    behalf of a waiter (waiters > 0 when it starts) locks every magazine
+ *    and fences: a put that read waiters == 0 before the raise is aborted
+ *    by the fence or committed before it (and then drained), and every
+ *    sequence after the fence reads the raise;
+ *  - fallback: the put's guard take reads the FREE that a drain's release
+ *    wrote, so it sees the waiter's count and drains again (cache_put
+ *    reports it).
+ *
+ * Invariant: the state's register count equals the registers in the runs
+ * of its depths, except inside a sequence or while `lock` is held.
  */
 #ifndef MAPREG_CACHE_H
 #define MAPREG_CACHE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lockfree/regmap.h"
 
-#define CACHE_CLASSES 32u	/* runs of 1..32 registers are cached */
-#define CACHE_DEPTH 8u		/* runs per class */
+#define CACHE_CLASSES 8u	/* runs of 1..8 registers are cached */
+#define CACHE_DEPTH 8u		/* runs per class: 4 bits of depth */
 
 struct cpu_cache {
-	atomic_uint guard;			/* enum guard_state (cache.c) */
-	_Atomic uint32_t cached;		/* registers in the magazines */
-	_Atomic uint32_t limit;			/* most it may hold */
-	uint8_t depth[CACHE_CLASSES];
+	_Atomic uint64_t state;		/* depth of class c: bits 4c..4c+3; held: 32.. */
+	atomic_uint lock;		/* rseq: a drainer's; fallback: the guard */
+	_Atomic uint32_t limit;		/* most registers it may hold */
 	uint32_t runs[CACHE_CLASSES][CACHE_DEPTH];
 };
 
+/* A pool's magazines: one per CPU, `stride` bytes apart. */
+struct magazines {
+	char *first;
+	size_t stride;
+	unsigned int cpus;
+	bool rseq;
+	const atomic_long *waiters;	/* register waiters (C13): no caching while > 0 */
+};
+
+void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
+		const atomic_long *waiters, uint32_t registers);
+/* The pool grew to `registers`: each magazine may hold a quarter's share. */
+void cache_set_limit(struct magazines *m, uint32_t registers);
+
 /*
- * Takes a cached run of exactly `count` registers; false on a miss.  *moved:
- * registers a drainer's request made this call flush to `map`.
+ * Takes a cached run of exactly `count` registers from this CPU's magazine;
+ * false on a miss.  *moved: registers a drainer's request made this call
+ * flush to `map` (fallback only).
  */
-bool cache_take(struct cpu_cache *cache, struct regmap *map, uint32_t count, uint32_t *first,
+bool cache_take(struct magazines *m, struct regmap *map, uint32_t count, uint32_t *first,
 		uint32_t *moved);
-/* Keeps a run; false if it does not fit (size, depth, limit, guard taken). */
-bool cache_put(struct cpu_cache *cache, struct regmap *map, uint32_t first, uint32_t count,
-	       uint32_t *moved);
+
+enum cache_put {
+	PUT_CACHED,		/* kept: nobody can be stranded by it */
+	PUT_REFUSED,		/* not kept: the caller returns it to the bitmap */
+	PUT_FLUSHED,		/* kept, then the magazine went to the bitmap (*moved) */
+};
+enum cache_put cache_put(struct magazines *m, struct regmap *map, uint32_t first,
+			 uint32_t count, uint32_t *moved);
+
 /*
- * Returns every cached run to `map` and says how many registers moved, or,
- * if the guard is taken, asks its holder to (and returns 0).
+ * Returns every magazine's runs to `map` (a guard held by another thread is
+ * asked to, fallback) and says how many registers moved.
  */
-uint32_t cache_flush(struct cpu_cache *cache, struct regmap *map);
+uint32_t cache_drain(struct magazines *m, struct regmap *map);
+
+/* Registers held by the magazines now: racy (C27). */
+uint64_t cache_held(const struct magazines *m);
 
 #endif /* MAPREG_CACHE_H */

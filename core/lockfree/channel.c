@@ -114,11 +114,17 @@ void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		}
 		PAUSE(PAUSE_PASS_ON_DECIDED);
 		PERTURB();
-		/* Release: our use of the channel happens before the next taker's. */
-		atomic_store_explicit(&adapter->channel, release_as, memory_order_release);
+		/*
+		 * A seq_cst exchange: the release of our use of the channel to
+		 * the next taker, and our half of the Dekker pair with the
+		 * enqueuer (which exchanges the tail, links, fences, then reads
+		 * the channel): one locked instruction where a store and a fence
+		 * were two instructions.  With the seq_cst load of the link
+		 * below, if we miss its link its fence follows our exchange in
+		 * the single order, and its channel read sees our release.
+		 */
+		atomic_exchange_explicit(&adapter->channel, release_as, memory_order_seq_cst);
 		PAUSE(PAUSE_PASS_ON_RELEASED);
-		PERTURB();
-		atomic_thread_fence(memory_order_seq_cst);
 		PERTURB();
 		/*
 		 * TSan: `owed` may be a node we never dequeued; its enqueuer
@@ -126,7 +132,7 @@ void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		 * through that link.
 		 */
 		tsan_acquire(owed);
-		if (wfcq_link(owed) == NULL)
+		if (wfcq_link_sc(owed) == NULL)
 			return;		/* empty, or its enqueuer will try the channel */
 		if (!channel_take(adapter, release_as))
 			return;		/* someone took it, and with it this duty */

@@ -44,8 +44,8 @@
  *    thread holding `polling` dequeues the poll queue;
  *  - a node is freed only after its transfer's pointer to it is
  *    unpublished, and after an RCU grace period that starts then;
- *  - runs_freed <= runs_kept per adapter, equal when no kept run is
- *    outstanding (C3).
+ *  - the sum of an adapter's runs_freed <= its runs_kept, equal when no
+ *    kept run is outstanding (C3).
  */
 #ifndef MAPREG_LOCKFREE_H
 #define MAPREG_LOCKFREE_H
@@ -55,6 +55,7 @@
 #include "base/backend.h"
 #include "base/cpu.h"
 #include "base/rcu.h"
+#include "base/rseq.h"
 #include "hooks/fault.h"
 #include "hooks/perturb.h"
 #include "lockfree/cache.h"
@@ -97,11 +98,20 @@ struct lf_node {
 	struct rcu_head rcu;
 };
 
-/* One CPU's share: its magazines and counters, on lines of its own. */
+/* A counter per CPU, on a line of its own (percpu_add_one). */
+struct lf_percpu {
+	_Atomic uint64_t value;
+} __attribute__((aligned(64)));
+
+/* One CPU's share: its magazine and counters, on lines of its own. */
 struct lf_cpu {
 	struct cpu_cache cache;
-	/* Relaxed: statistics that order nothing, summed by the reader. */
-	atomic_uint_fast64_t counters[LF_COUNTERS];
+	/*
+	 * Statistics that order nothing, summed by the reader: added to by a
+	 * restartable sequence on this CPU (no atomic instruction), or, without
+	 * rseq, by a relaxed fetch_add.
+	 */
+	_Atomic uint64_t counters[LF_COUNTERS];
 } __attribute__((aligned(64)));
 
 struct lf_pool {
@@ -109,6 +119,9 @@ struct lf_pool {
 	_Atomic(struct regmap *) map;		/* RCU-published: release / acquire */
 	struct lf_cpu *cpu;
 	unsigned int cpus;
+	struct magazines magazines;		/* in cpu[]: cache.h */
+	/* Counters of a thread on a CPU beyond `cpus` (rseq mode): relaxed. */
+	_Atomic uint64_t spare_counters[LF_COUNTERS];
 	pthread_mutex_t admin;			/* grow only; never on a request path */
 
 	struct __cds_wfcq_head register_queue;
@@ -146,12 +159,15 @@ struct lf_adapter {
 	 * (C3).  runs_kept is written only by the channel's holder (a keep
 	 * happens while the routine's runner or the C8 caller holds it), so a
 	 * load and a store suffice, ordered between holders by the channel's
-	 * hand-over like holder_base.  runs_freed is raised by any freer after
-	 * its record CAS: release, so that destroy's acquire sees the freer
-	 * done with the run.  Every counted free follows its keep (the record
-	 * store is released after the count), so runs_freed <= runs_kept.
+	 * hand-over like holder_base.  Frees come from any thread: each adds
+	 * to its CPU's slot of runs_freed (pool->cpus of them and a spare,
+	 * percpu_add_one) after its record CAS, with release, so that destroy,
+	 * which sums them with acquire, sees the freer done with the run.
+	 * Every counted free follows its keep (the record store is released
+	 * after the count), so the sum never passes runs_kept.
 	 */
-	atomic_ulong runs_kept, runs_freed;
+	atomic_ulong runs_kept;
+	struct lf_percpu *runs_freed;
 };
 
 static inline struct lf_pool *pool_of(const struct mapreg_pool *pool)
@@ -186,14 +202,43 @@ static inline struct regmap *map_of(struct lf_pool *pool)
 }
 
 /*
- * Counters of C27 live per CPU: relaxed, they order nothing.  The seam of
+ * Adds one to this CPU's slot of a per-CPU counter: slot i at `first` +
+ * i * `stride` bytes, `spare` for a thread on a CPU beyond pool->cpus.
+ * With rseq a restartable sequence does it, without an atomic instruction
+ * (its committing store is a release on x86-64); else a release fetch_add.
+ * Readers sum the slots with acquire loads.
+ */
+static inline void percpu_add_one(struct lf_pool *pool, _Atomic uint64_t *first, size_t stride,
+				  _Atomic uint64_t *spare)
+{
+#ifdef MAPREG_HAVE_RSEQ
+	if (pool->magazines.rseq) {
+		for (;;) {
+			int cpu = rseq_cpu();
+			if (cpu < 0 || (unsigned int)cpu >= pool->cpus)
+				break;
+			if (rseq_add_one((uint64_t *)((char *)first + (size_t)cpu * stride), cpu))
+				return;
+		}
+		atomic_fetch_add_explicit(spare, 1, memory_order_release);
+		return;
+	}
+#endif
+	unsigned int cpu = (unsigned int)(this_cpu(pool) - pool->cpu);
+	atomic_fetch_add_explicit((_Atomic uint64_t *)((char *)first + (size_t)cpu * stride), 1,
+				  memory_order_release);
+}
+
+/*
+ * Counters of C27 live per CPU: they order nothing.  The seam of
  * FAULT_STATS_SKEW: a grant goes uncounted.
  */
 static inline void count(struct lf_pool *pool, enum lf_counter counter)
 {
 	if (counter == LF_GRANTS && FAULT(FAULT_STATS_SKEW))
 		return;
-	atomic_fetch_add_explicit(&this_cpu(pool)->counters[counter], 1, memory_order_relaxed);
+	percpu_add_one(pool, &pool->cpu[0].counters[counter], sizeof(*pool->cpu),
+		       &pool->spare_counters[counter]);
 }
 
 /* Node states: acquire on read and acq_rel on change, so that the winner of

@@ -25,8 +25,8 @@ mapreg_status lf_pool_create(const mapreg_pool_config *cfg, struct mapreg_pool *
 	}
 	atomic_init(&pool->map, map);
 	memset(pool->cpu, 0, pool->cpus * sizeof(*pool->cpu));
-	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
-		atomic_init(&pool->cpu[cpu].cache.limit, cfg->registers / (4 * pool->cpus));
+	cache_init(&pool->magazines, &pool->cpu[0].cache, sizeof(*pool->cpu), pool->cpus,
+		   &pool->waiting_registers, cfg->registers);
 	pthread_mutex_init(&pool->admin, NULL);
 	__cds_wfcq_init(&pool->register_queue, &pool->register_queue_tail);
 	*out = &pool->head;
@@ -78,10 +78,7 @@ mapreg_status lf_pool_grow(struct mapreg_pool *head, uint32_t registers,
 		} else {
 			/* Release (rcu_assign_pointer): readers see the map whole. */
 			atomic_store_explicit(&pool->map, map, memory_order_release);
-			for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
-				atomic_store_explicit(&pool->cpu[cpu].cache.limit,
-						      registers / (4 * pool->cpus),
-						      memory_order_relaxed);
+			cache_set_limit(&pool->magazines, registers);
 			rcu_free_later(&old->rcu, regmap_free_rcu);
 		}
 	}
@@ -101,19 +98,30 @@ uint32_t lf_pool_registers(const struct mapreg_pool *head)
 	return registers;
 }
 
-void lf_adapter_init(struct mapreg_pool *pool, struct mapreg_adapter *head)
+mapreg_status lf_adapter_init(struct mapreg_pool *head_pool, struct mapreg_adapter *head)
 {
+	struct lf_pool *pool = pool_of(head_pool);
 	struct lf_adapter *adapter = adapter_of(head);
+	size_t size = (pool->cpus + 1) * sizeof(*adapter->runs_freed);
 
+	adapter->runs_freed = aligned_alloc(64, size);
+	if (adapter->runs_freed == NULL)
+		return MAPREG_NO_MEMORY;
+	memset(adapter->runs_freed, 0, size);
 	__cds_wfcq_init(&adapter->channel_queue, &adapter->channel_queue_tail);
 	__cds_wfcq_init(&adapter->poll_queue, &adapter->poll_queue_tail);
+	return MAPREG_OK;
 }
 
 /* Whether a run kept through the adapter is not freed yet (C3); the channel's holder asks. */
-static bool adapter_keeps_runs(struct lf_adapter *adapter)
+static bool adapter_keeps_runs(struct lf_pool *pool, struct lf_adapter *adapter)
 {
-	return atomic_load_explicit(&adapter->runs_freed, memory_order_acquire) !=
-	       atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed);
+	uint64_t freed = 0;
+
+	for (unsigned int cpu = 0; cpu <= pool->cpus; cpu++)
+		freed += atomic_load_explicit(&adapter->runs_freed[cpu].value,
+					      memory_order_acquire);
+	return freed != atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed);
 }
 
 mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
@@ -130,7 +138,7 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	if (atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0 ||
 	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
-	if (adapter_keeps_runs(adapter)) {
+	if (adapter_keeps_runs(pool, adapter)) {
 		/*
 		 * Give the channel back the one safe way: requests may have
 		 * queued for it since we took it (they found it HELD).
@@ -157,5 +165,6 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	 * freeing thread).  Destroy is no request path: it waits for them.
 	 */
 	rcu_wait_for_readers();
+	free(adapter->runs_freed);
 	return MAPREG_OK;
 }

@@ -35,13 +35,12 @@ uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t coun
 	bool rolled_back = false, again = false;
 
 	if (pool->head.first_fit ||
-	    !cache_take(&this_cpu(pool)->cache, map, count, &first, &moved)) {
+	    !cache_take(&pool->magazines, map, count, &first, &moved)) {
 		uint32_t hint = this_cpu_hint(pool, map);
 
 		first = regmap_claim(map, count, hint, &rolled_back);
 		if (first == REGMAP_NONE) {
-			for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
-				moved += cache_flush(&pool->cpu[cpu].cache, map);
+			moved += cache_drain(&pool->magazines, map);
 			first = regmap_claim(map, count, hint, &again);
 			rolled_back |= again;
 		}
@@ -61,23 +60,17 @@ uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t coun
 void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
 			     struct grant_list *granted)
 {
+	enum cache_put put = PUT_REFUSED;
 	uint32_t moved = 0;
 
 	if (base.count == 0)
 		return;
-	if (!anyone_waits_for_registers(pool) && !pool->head.first_fit &&
-	    cache_put(&this_cpu(pool)->cache, map, base.first, base.count, &moved)) {
-		/*
-		 * A waiter that drained this cache before our put counted
-		 * itself before that drain, and our guard take acquired its
-		 * release: we see it here (cache.h), and drain the cache again.
-		 */
-		if (moved == 0 && !anyone_waits_for_registers(pool))
-			return;
-		cache_flush(&this_cpu(pool)->cache, map);
-	} else {
+	if (!pool->head.first_fit)
+		put = cache_put(&pool->magazines, map, base.first, base.count, &moved);
+	if (put == PUT_CACHED)
+		return;		/* nobody can be stranded by it (cache.h) */
+	if (put == PUT_REFUSED)
 		regmap_release(map, base.first, base.count);
-	}
 	PERTURB();
 	atomic_thread_fence(memory_order_seq_cst);	/* pairs with wait_for_registers */
 	PERTURB();

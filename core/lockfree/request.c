@@ -79,7 +79,7 @@ mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool s
 
 	if (first != REGMAP_NONE) {
 		/* Claimed before committing: a cancel that marked us wins. */
-		if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+		if (!sync && req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 			registers_return(pool, map_of(pool), req->base, others);
 			channel_pass_on(pool, adapter, others);
 			status = MAPREG_CANCELLED;
@@ -89,12 +89,8 @@ mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool s
 	} else if (sync) {
 		if (holds_channel)
 			channel_pass_on(pool, adapter, others);
-		if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
-			status = MAPREG_CANCELLED;
-		} else {
-			count(pool, LF_SYNC_FAILURES);
-			status = MAPREG_INSUFFICIENT_RESOURCES;
-		}
+		count(pool, LF_SYNC_FAILURES);
+		status = MAPREG_INSUFFICIENT_RESOURCES;
 	} else {
 		status = submit_queued(pool, adapter, req, holds_channel, others);
 	}
@@ -232,8 +228,9 @@ mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base bas
 							    memory_order_relaxed)) {
 			registers_return(pool, map, base, granted);
 			/* Last: destroy may succeed once it sees this (C3). */
-			atomic_fetch_add_explicit(&adapter_of(head)->runs_freed, 1,
-						  memory_order_release);
+			percpu_add_one(pool, &adapter_of(head)->runs_freed[0].value,
+				       sizeof(struct lf_percpu),
+				       &adapter_of(head)->runs_freed[pool->cpus].value);
 			status = MAPREG_OK;
 		}
 	}

@@ -9,7 +9,7 @@ static uint64_t sum_counter(const struct lf_pool *pool, enum lf_counter counter)
 	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
 		sum += atomic_load_explicit(&pool->cpu[cpu].counters[counter],
 					    memory_order_relaxed);
-	return sum;
+	return sum + atomic_load_explicit(&pool->spare_counters[counter], memory_order_relaxed);
 }
 
 void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
@@ -21,8 +21,7 @@ void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
 	struct regmap *map = map_of(pool);
 	uint64_t registers = map->registers, unclaimed = regmap_unclaimed(map);
 	rcu_leave();
-	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++)
-		cached += atomic_load_explicit(&pool->cpu[cpu].cache.cached, memory_order_relaxed);
+	cached = cache_held(&pool->magazines);
 	/* Racy by nature (C27): clamp so that a torn moment never underflows. */
 	uint64_t held = registers - unclaimed;
 	cached = cached < held ? cached : held;

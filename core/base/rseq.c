@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Restartable sequences: whether they can be used, and the fence; see rseq.h. */
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/rseq.h"
+
+static bool ready;
+static pthread_once_t ready_once = PTHREAD_ONCE_INIT;
+
+static int membarrier(int cmd)
+{
+	return (int)syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+static void ready_check(void)
+{
+#ifdef MAPREG_HAVE_RSEQ
+	/* glibc registered rseq for this thread (so for every thread), and the
+	 * fence that aborts other threads' sequences is ours to use. */
+	ready = __rseq_size >= 20 && rseq_cpu() >= 0 &&
+		membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) == 0;
+#endif
+}
+
+bool rseq_ready(void)
+{
+	pthread_once(&ready_once, ready_check);
+	return ready;
+}
+
+void rseq_fence(void)
+{
+	/*
+	 * Cannot fail once registered (EINTR is not among its errors); abort()
+	 * rather than run on with an unfenced magazine.
+	 */
+	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0)
+		abort();
+}
