@@ -48,6 +48,11 @@ fi
 command="tools/bench.sh $* (BENCH_MIN_TIME=${BENCH_MIN_TIME:-0.2} BENCH_REPETITIONS=${BENCH_REPETITIONS:-3})"
 /usr/bin/python3 bench/report.py --json "$out/bench.json" --hist "$out/hist.json" \
   --machine "$out/machine.txt" --command "$command" --out "$out" "${publish[@]}"
+# What does not depend on the machine's noise: instructions and locked
+# instructions per fast-path cycle, under callgrind (tools/count.py).
+echo
+echo "Per cycle, counted under callgrind (tools/count.py build-bench):"
+/usr/bin/python3 tools/count.py build-bench --markdown | tee "$out/counts.md"
 if [ "$rc" -ne 0 ]; then
   echo "bench: mapreg-bench exited $rc: failed runs (ERROR OCCURRED) in $out/console.txt:" >&2
   grep 'ERROR OCCURRED' "$out/console.txt" >&2 || true

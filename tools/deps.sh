@@ -5,7 +5,7 @@ set -euo pipefail
 
 common=(gcc g++ pkg-config meson ninja-build liburcu-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev libbenchmark-dev)
-bench_pkgs=(libbenchmark-dev python3-matplotlib)
+bench_pkgs=(libbenchmark-dev python3-matplotlib valgrind binutils)
 
 case "${1:-all}" in
   test)  want=("${common[@]}" "${test_pkgs[@]}") ;;

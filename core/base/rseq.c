@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/rseq.h"
+#include "hooks/fault.h"
 
 static bool ready;
 static pthread_once_t ready_once = PTHREAD_ONCE_INIT;
@@ -26,14 +27,33 @@ static void ready_check(void)
 #endif
 }
 
+#if defined(MAPREG_FAULT_INJECTION) && defined(MAPREG_HAVE_RSEQ)
+static bool assumed;
+
+void mapreg_rseq_assume_cpu0(void)
+{
+	if (__rseq_size != 0)
+		return;		/* registered for real: nothing to pretend */
+	rseq_area()->cpu_id_start = 0;
+	rseq_area()->cpu_id = 0;
+	assumed = true;
+}
+#else
+static const bool assumed;
+#endif
+
 bool rseq_ready(void)
 {
+	if (assumed)
+		return true;
 	pthread_once(&ready_once, ready_check);
 	return ready;
 }
 
 void rseq_fence(void)
 {
+	if (assumed)
+		abort();	/* a drain: not what the counting runs measure */
 	/*
 	 * Cannot fail once registered (EINTR is not among its errors); abort()
 	 * rather than run on with an unfenced magazine.

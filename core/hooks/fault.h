@@ -55,6 +55,16 @@ void mapreg_fault_set(unsigned int mask);
 #include <mapreg.h>
 void mapreg_pool_place_first_fit(mapreg_pool *pool);
 
+/*
+ * For counting instructions under callgrind, which has no rseq: makes the
+ * library use its restartable sequences as if the calling thread were on
+ * CPU 0 with rseq registered (it writes 0 into the thread's rseq area).
+ * The sections run as plain code: correct only single-threaded, with no
+ * drain (the fence is not called; a drain would abort()).  Call it before
+ * the first pool is created (base/rseq.c).
+ */
+void mapreg_rseq_assume_cpu0(void);
+
 /* Called at every pause point while set (tests set it while quiescent). */
 extern void (*mapreg_pause_hook)(enum mapreg_pause where);
 #define PAUSE(where) do { if (mapreg_pause_hook != NULL) mapreg_pause_hook(where); } while (0)
