@@ -26,12 +26,14 @@ static struct cpu_cache *magazine(const struct magazines *m, unsigned int cpu)
 void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
 		const atomic_long *waiters, uint32_t registers)
 {
-	*m = (struct magazines){ first, stride, cpus, rseq_ready(), waiters };
+	*m = (struct magazines){ first, stride, cpus, rseq_ready(), waiters, 0 };
+	atomic_init(&m->tight, 0);
 	for (unsigned int cpu = 0; cpu < cpus; cpu++) {
 		struct cpu_cache *cache = magazine(m, cpu);
 
 		atomic_init(&cache->state, 0);
 		atomic_init(&cache->lock, 0);
+		atomic_init(&cache->refused, 0);
 	}
 	cache_set_limit(m, registers);
 }
@@ -238,7 +240,7 @@ aborted:
  * the commit; an aborted sequence leaves it in a slot nobody reads.
  */
 static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t first,
-		     uint64_t room, const atomic_long *waiters)
+		     uint64_t room, const atomic_long *waiters, const atomic_uint *tight)
 {
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_TABLE(3, 1, 2, 4)
@@ -248,6 +250,8 @@ static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t 
 		"cmpl %[cpu], 4(%[area])\n\t"
 		"jnz 4f\n\t"
 		"cmpl $0, %c[lock](%[cache])\n\t"
+		"jnz %l[refused]\n\t"
+		"testl $1, (%[tight])\n\t"		/* C13: the pool is not tight */
 		"jnz %l[refused]\n\t"
 		"cmpq $0, (%[waiters])\n\t"		/* C13: nobody waits */
 		"jg %l[refused]\n\t"
@@ -269,7 +273,7 @@ static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t 
 		: /* asm goto: no outputs */
 		: [area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),
 		  [lock] "i" (offsetof(struct cpu_cache, lock)),
-		  [waiters] "r" (waiters), [depth] "i" (CACHE_DEPTH),
+		  [waiters] "r" (waiters), [tight] "r" (tight), [depth] "i" (CACHE_DEPTH),
 		  [room] "r" (room), [runs] "r" (cache->runs[count - 1]),
 		  [run_first] "r" (first), "c" (CLASS_SHIFT(count)),
 		  [run] "r" (STATE_RUN(count))
@@ -302,6 +306,28 @@ static bool rseq_take(struct magazines *m, uint32_t count, uint32_t *first)
 	}
 }
 
+/*
+ * A put was refused: if the pool is tight with nobody waiting, count it on
+ * this CPU, and after CACHE_UNTIGHTEN clear `tight` (cache.h says why that
+ * is safe).  The count is a hint: racing updates may lose one.
+ */
+static void untighten(struct magazines *m, struct cpu_cache *cache)
+{
+	unsigned int tight = atomic_load_explicit(&m->tight, memory_order_relaxed);
+
+	if (!(tight & 1) || atomic_load_explicit(m->waiters, memory_order_relaxed) > 0)
+		return;
+	uint32_t refused = atomic_load_explicit(&cache->refused, memory_order_relaxed) + 1;
+	if (refused < CACHE_UNTIGHTEN) {
+		atomic_store_explicit(&cache->refused, refused, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&cache->refused, 0, memory_order_relaxed);
+	/* A locked CAS: visible to every later put before it reads `waiters`. */
+	atomic_compare_exchange_strong_explicit(&m->tight, &tight, tight + 1,
+						memory_order_seq_cst, memory_order_relaxed);
+}
+
 static bool rseq_put(struct magazines *m, uint32_t first, uint32_t count)
 {
 	for (;;) {
@@ -312,21 +338,27 @@ static bool rseq_put(struct magazines *m, uint32_t first, uint32_t count)
 		uint32_t limit = atomic_load_explicit(&cache->limit, memory_order_relaxed);
 		if (limit < count)
 			return false;
-		int kept = rseq_push(cache, cpu, count, first, limit - count, m->waiters);
-		if (kept >= 0)
-			return kept;
+		int kept = rseq_push(cache, cpu, count, first, limit - count, m->waiters,
+				     &m->tight);
+		if (kept > 0)
+			return true;
+		if (kept == 0) {
+			untighten(m, cache);
+			return false;
+		}
 	}
 }
 
 /*
- * Locks, fences and empties the magazines of CPUs [from, to): those that
- * hold something, or all of them when anyone waits for registers (see
- * cache.h: a put that read no waiter may be in flight on any CPU).
- * Magazines another drainer holds are its to empty (its caller asks for a
- * serving round if it moved registers and anyone waits).
+ * Locks, fences and empties the magazines of CPUs [from, to) that hold
+ * something.  An empty one is left alone: a put that may be in flight on it
+ * read no waiter before the episode's first waiter fenced (cache.h), so the
+ * waiter's own round sees it, and no later put is kept.  Magazines another
+ * drainer holds are its to empty (its caller asks for a serving round if it
+ * moved registers and anyone waits).
  */
 static uint32_t rseq_drain_some(struct magazines *m, struct regmap *map, unsigned int from,
-				unsigned int to, bool for_waiter)
+				unsigned int to)
 {
 	uint64_t locked = 0;
 	uint32_t moved = 0;
@@ -335,21 +367,21 @@ static uint32_t rseq_drain_some(struct magazines *m, struct regmap *map, unsigne
 		struct cpu_cache *cache = magazine(m, cpu);
 		unsigned int unlocked = 0;
 
-		if (!for_waiter && atomic_load_explicit(&cache->state, memory_order_relaxed) == 0)
+		if (atomic_load_explicit(&cache->state, memory_order_relaxed) == 0)
 			continue;
 		PERTURB();
-		/* Acquire is not needed: the fence below orders the sequences. */
+		/* Relaxed: the fence below orders the sequences. */
 		if (atomic_compare_exchange_strong_explicit(&cache->lock, &unlocked, 1,
 							    memory_order_relaxed,
 							    memory_order_relaxed))
 			locked |= 1ull << (cpu - from);
 	}
-	if (locked == 0 && !for_waiter)
+	if (locked == 0)
 		return 0;
 	/*
-	 * Every sequence that may have read the lock free (or no waiter) is
-	 * over: aborted, or committed before this returns.  membarrier also
-	 * orders their stores before our loads.
+	 * Every sequence that may have read the lock free is over: aborted, or
+	 * committed before this returns.  membarrier also orders their stores
+	 * before our loads.
 	 */
 	rseq_fence();
 	for (unsigned int cpu = from; cpu < to; cpu++) {
@@ -394,19 +426,34 @@ enum cache_put cache_put(struct magazines *m, struct regmap *map, uint32_t first
 	return guarded_put(m, map, first, count, moved);
 }
 
+void cache_waiter_arrives(struct magazines *m)
+{
+#ifdef MAPREG_HAVE_RSEQ
+	if (!m->rseq)
+		return;
+	unsigned int tight = atomic_load_explicit(&m->tight, memory_order_seq_cst);
+	while (!(tight & 1)) {
+		if (atomic_compare_exchange_weak_explicit(&m->tight, &tight, tight + 1,
+							  memory_order_seq_cst,
+							  memory_order_seq_cst)) {
+			rseq_fence();	/* puts that read it clear: over */
+			return;
+		}
+	}
+#else
+	(void)m;
+#endif
+}
+
 uint32_t cache_drain(struct magazines *m, struct regmap *map)
 {
 	uint32_t moved = 0;
 
 #ifdef MAPREG_HAVE_RSEQ
 	if (m->rseq) {
-		/* Coherence: a waiter whose raise happens before this drain is seen. */
-		bool for_waiter = atomic_load_explicit(m->waiters, memory_order_relaxed) > 0;
-
 		for (unsigned int from = 0; from < m->cpus; from += 64)
 			moved += rseq_drain_some(m, map, from,
-						 m->cpus - from > 64 ? from + 64 : m->cpus,
-						 for_waiter);
+						 m->cpus - from > 64 ? from + 64 : m->cpus);
 		return moved;
 	}
 #endif

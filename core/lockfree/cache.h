@@ -25,11 +25,18 @@
  * of the pool shared among the CPUs) and takes nothing while anyone waits
  * for registers (`waiters`); a serving round whose head does not fit
  * drains every magazine.  A put racing with a waiter:
- *  - rseq: the sequence reads `waiters` before it commits.  A drain on
- *    behalf of a waiter (waiters > 0 when it starts) locks every magazine
- *    and fences: a put that read waiters == 0 before the raise is aborted
- *    by the fence or committed before it (and then drained), and every
- *    sequence after the fence reads the raise;
+ *  - rseq: the sequence reads `tight` and `waiters` before it commits.  A
+ *    waiter that finds the pool not tight makes it so and fences running
+ *    sequences before it can be served (cache_waiter_arrives): a put that
+ *    read neither before is aborted by the fence or committed before it
+ *    (and then drained by that waiter's round), and every sequence after
+ *    the fence reads `tight`.  The pool stays tight, so that waiters of a
+ *    busy pool pay no fence, until CACHE_UNTIGHTEN puts have been refused
+ *    on a CPU with nobody waiting; then one of them clears it with a CAS
+ *    (on x86-TSO, a put that reads it clear reads every raise that came
+ *    before the clear, so a waiter that raised meanwhile still blocks it).
+ *    A drain locks and fences only magazines that hold something, to keep
+ *    their owners out;
  *  - fallback: the put's guard take reads the FREE that a drain's release
  *    wrote, so it sees the waiter's count and drains again (cache_put
  *    reports it).
@@ -49,11 +56,13 @@
 
 #define CACHE_CLASSES 8u	/* runs of 1..8 registers are cached */
 #define CACHE_DEPTH 8u		/* runs per class: 4 bits of depth */
+#define CACHE_UNTIGHTEN 1024u	/* refused puts with nobody waiting, per CPU */
 
 struct cpu_cache {
 	_Atomic uint64_t state;		/* depth of class c: bits 4c..4c+3; held: 32.. */
 	atomic_uint lock;		/* rseq: a drainer's; fallback: the guard */
 	_Atomic uint32_t limit;		/* most registers it may hold */
+	_Atomic uint32_t refused;	/* rseq: puts refused while tight, nobody waiting */
 	uint32_t runs[CACHE_CLASSES][CACHE_DEPTH];
 };
 
@@ -64,6 +73,12 @@ struct magazines {
 	unsigned int cpus;
 	bool rseq;
 	const atomic_long *waiters;	/* register waiters (C13): no caching while > 0 */
+	/*
+	 * rseq only: odd while the pool is tight (waiters came, and not
+	 * enough puts have been refused since with nobody waiting): puts are
+	 * refused, and a waiter need not fence (cache_waiter_arrives).
+	 */
+	atomic_uint tight;
 };
 
 void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
@@ -86,6 +101,12 @@ enum cache_put {
 };
 enum cache_put cache_put(struct magazines *m, struct regmap *map, uint32_t first,
 			 uint32_t count, uint32_t *moved);
+
+/*
+ * A register waiter has raised the count (before it can be served): with
+ * rseq, makes the pool tight, fencing running sequences if it was not.
+ */
+void cache_waiter_arrives(struct magazines *m);
 
 /*
  * Returns every magazine's runs to `map` (a guard held by another thread is

@@ -38,7 +38,7 @@ static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 		return true;
 	}
 	PERTURB();
-	atomic_fetch_add_explicit(&pool->waiting_registers, 1, memory_order_seq_cst);
+	registers_waiter_raise(pool);
 	if (!node_move(node, NS_WAIT_CHANNEL, NS_WAIT_REGISTERS)) {
 		atomic_fetch_sub_explicit(&pool->waiting_registers, 1, memory_order_relaxed);
 		return false;

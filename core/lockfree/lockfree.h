@@ -283,6 +283,7 @@ void node_unpublish(struct lf_node *node);
 void node_release_cancelled(struct lf_node *node);
 
 /* registers.c: claims and returns, magazine first; the wait queue (C12-C14). */
+void registers_waiter_raise(struct lf_pool *pool);
 uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
 			 struct grant_list *granted);
 void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,

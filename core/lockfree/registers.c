@@ -163,6 +163,21 @@ void serve(struct lf_pool *pool, struct grant_list *granted)
 							  memory_order_acquire));
 }
 
+/*
+ * Counts a request about to wait for registers (before it can be seen
+ * waiting), seq_cst: the Dekker flag of no-stranding (struct lf_pool).
+ * With rseq magazines, a waiter that finds the pool not tight makes it so
+ * and fences every restartable sequence: a put that read neither before is
+ * committed by the time the fence returns (so this waiter's round drains
+ * it) or aborted (and refuses when it runs again).  So drains need no fence
+ * of their own for C13 (cache.h).
+ */
+void registers_waiter_raise(struct lf_pool *pool)
+{
+	atomic_fetch_add_explicit(&pool->waiting_registers, 1, memory_order_seq_cst);
+	cache_waiter_arrives(&pool->magazines);
+}
+
 /* Queues a node that holds its channel for registers, then asks for a round. */
 void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 			       struct grant_list *granted)

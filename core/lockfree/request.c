@@ -34,7 +34,10 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 		return MAPREG_NO_MEMORY;
 	}
 	PERTURB();
-	atomic_fetch_add_explicit(waiting, 1, memory_order_seq_cst);
+	if (holds_channel)
+		registers_waiter_raise(pool);
+	else
+		atomic_fetch_add_explicit(waiting, 1, memory_order_relaxed);	/* statistic */
 	/* The linearization point: from here a cancel can find the node (C20). */
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 		atomic_fetch_sub_explicit(waiting, 1, memory_order_relaxed);
