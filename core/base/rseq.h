@@ -85,24 +85,38 @@ static inline int rseq_cpu(void)
 	".popsection\n\t"
 
 /*
- * Adds 1 to `counter[cpu * stride]` (uint64_t units) on this thread's CPU,
- * if that is `cpu`: false if the thread was elsewhere or the section was
- * aborted (the caller reads its CPU again and retries).
+ * A critical section's frame, around its body: the descriptor (local
+ * labels 3: table, 1: start, 2: just past the commit, 4: abort), published
+ * in the thread's area, then the check that the thread runs on CPU `cpu`;
+ * after the committing store, RSEQ_ASM_END and the abort handler, which
+ * jumps to the C label `aborted`.  Operands named `area` and `cpu`; rax is
+ * clobbered.
+ */
+#define RSEQ_ASM_BEGIN								\
+	RSEQ_ASM_TABLE(3, 1, 2, 4)						\
+	"leaq 3b(%%rip), %%rax\n\t"						\
+	"movq %%rax, 8(%[area])\n\t"						\
+	"1:\n\t"								\
+	"cmpl %[cpu], 4(%[area])\n\t"						\
+	"jnz 4f\n\t"
+
+#define RSEQ_ASM_END								\
+	"2:\n\t"								\
+	RSEQ_ASM_ABORT(4, aborted)
+
+/*
+ * Adds 1 to `*counter` on this thread's CPU, if that is `cpu`: false if
+ * the thread was elsewhere or the section was aborted (the caller reads its
+ * CPU again and retries).
  */
 static inline bool rseq_add_one(uint64_t *counter, int cpu)
 {
 	__asm__ __volatile__ goto (
-		RSEQ_ASM_TABLE(3, 1, 2, 4)
-		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, 8(%[area])\n\t"
-		"1:\n\t"
-		"cmpl %[cpu], 4(%[area])\n\t"
-		"jnz 4f\n\t"
+		RSEQ_ASM_BEGIN
 		"movq (%[counter]), %%rax\n\t"
 		"incq %%rax\n\t"
 		"movq %%rax, (%[counter])\n\t"		/* commit */
-		"2:\n\t"
-		RSEQ_ASM_ABORT(4, aborted)
+		RSEQ_ASM_END
 		: /* no outputs: asm goto */
 		: [area] "r" (rseq_area()), [cpu] "r" (cpu), [counter] "r" (counter)
 		: "memory", "cc", "rax"

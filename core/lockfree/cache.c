@@ -194,34 +194,41 @@ static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint3
 
 #ifdef MAPREG_HAVE_RSEQ
 /*
+ * A magazine's sequences: the state word into rax and the depth of class
+ * cl into edx; the commit of rax as the new state; the inputs they share.
+ */
+#define MAGAZINE_ASM_DEPTH							\
+	"movq (%[cache]), %%rax\n\t"						\
+	"movq %%rax, %%rdx\n\t"						\
+	"shrq %%cl, %%rdx\n\t"							\
+	"andl $15, %%edx\n\t"
+
+#define MAGAZINE_ASM_COMMIT							\
+	"movq %%rax, (%[cache])\n\t"						\
+	RSEQ_ASM_END								\
+	: /* asm goto: no outputs */
+
+#define MAGAZINE_ASM_INPUTS							\
+	[area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),		\
+	[lock] "i" (offsetof(struct cpu_cache, lock))
+
+/*
  * Pops a run of `count` from CPU `cpu`'s magazine: 1 hit, 0 miss (empty,
  * or a drainer holds it), -1 aborted or not on `cpu` (read the CPU again).
  */
 static int rseq_pop(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t *first)
 {
 	__asm__ __volatile__ goto (
-		RSEQ_ASM_TABLE(3, 1, 2, 4)
-		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, 8(%[area])\n\t"
-		"1:\n\t"
-		"cmpl %[cpu], 4(%[area])\n\t"
-		"jnz 4f\n\t"
+		RSEQ_ASM_BEGIN
 		"cmpl $0, %c[lock](%[cache])\n\t"
 		"jnz %l[miss]\n\t"
-		"movq (%[cache]), %%rax\n\t"
-		"movq %%rax, %%rdx\n\t"
-		"shrq %%cl, %%rdx\n\t"
-		"andl $15, %%edx\n\t"
+		MAGAZINE_ASM_DEPTH
 		"jz %l[miss]\n\t"
 		"movl -4(%[runs], %%rdx, 4), %%edx\n\t"
 		"movl %%edx, (%[first])\n\t"
 		"subq %[run], %%rax\n\t"
-		"movq %%rax, (%[cache])\n\t"		/* commit */
-		"2:\n\t"
-		RSEQ_ASM_ABORT(4, aborted)
-		: /* asm goto: no outputs */
-		: [area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),
-		  [lock] "i" (offsetof(struct cpu_cache, lock)),
+		MAGAZINE_ASM_COMMIT
+		: MAGAZINE_ASM_INPUTS,
 		  [runs] "r" (cache->runs[count - 1]), [first] "r" (first),
 		  "c" (CLASS_SHIFT(count)), [run] "r" (STATE_RUN(count))
 		: "memory", "cc", "rax", "rdx"
@@ -243,22 +250,14 @@ static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t 
 		     uint64_t room, const atomic_long *waiters, const atomic_uint *tight)
 {
 	__asm__ __volatile__ goto (
-		RSEQ_ASM_TABLE(3, 1, 2, 4)
-		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, 8(%[area])\n\t"
-		"1:\n\t"
-		"cmpl %[cpu], 4(%[area])\n\t"
-		"jnz 4f\n\t"
+		RSEQ_ASM_BEGIN
 		"cmpl $0, %c[lock](%[cache])\n\t"
 		"jnz %l[refused]\n\t"
 		"testl $1, (%[tight])\n\t"		/* C13: the pool is not tight */
 		"jnz %l[refused]\n\t"
 		"cmpq $0, (%[waiters])\n\t"		/* C13: nobody waits */
 		"jg %l[refused]\n\t"
-		"movq (%[cache]), %%rax\n\t"
-		"movq %%rax, %%rdx\n\t"
-		"shrq %%cl, %%rdx\n\t"
-		"andl $15, %%edx\n\t"
+		MAGAZINE_ASM_DEPTH
 		"cmpl %[depth], %%edx\n\t"
 		"jae %l[refused]\n\t"
 		"movq %%rax, %%r8\n\t"
@@ -267,12 +266,8 @@ static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t 
 		"ja %l[refused]\n\t"
 		"movl %[run_first], (%[runs], %%rdx, 4)\n\t"
 		"addq %[run], %%rax\n\t"
-		"movq %%rax, (%[cache])\n\t"		/* commit */
-		"2:\n\t"
-		RSEQ_ASM_ABORT(4, aborted)
-		: /* asm goto: no outputs */
-		: [area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),
-		  [lock] "i" (offsetof(struct cpu_cache, lock)),
+		MAGAZINE_ASM_COMMIT
+		: MAGAZINE_ASM_INPUTS,
 		  [waiters] "r" (waiters), [tight] "r" (tight), [depth] "i" (CACHE_DEPTH),
 		  [room] "r" (room), [runs] "r" (cache->runs[count - 1]),
 		  [run_first] "r" (first), "c" (CLASS_SHIFT(count)),
