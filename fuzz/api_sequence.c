@@ -365,6 +365,8 @@ static uint64_t call_adapter_create(const struct model_call *c)
 		return s;
 	ck.dispatch[c->adapter] = c->cfg_null ? MAPREG_DISPATCH_INLINE : cfg.dispatch;
 	uint32_t expected = c->cfg_null || c->limit == 0 ? ck.cand[0].registers : c->limit;
+	if (ck.cand[0].boundary != 0 && expected > ck.cand[0].boundary)
+		expected = ck.cand[0].boundary;			/* C30 */
 	if (limit != expected)					/* C2 */
 		fuzz_fail("C2: adapter limit %u written, expected %u", limit, expected);
 	return s;
@@ -831,7 +833,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	checker_reset(data, size);
 	if (!fuzz_backend(take_byte(&ck.in), &backend))
 		fuzz_fail("MAPREG_FUZZ_BACKEND names no backend");
-	mapreg_pool_config cfg = { 1 + take_byte(&ck.in) % 48, 0, backend };
+	uint8_t sizing = take_byte(&ck.in);
+	/* C30: a quarter of the runs have a boundary of 2, 4, 8 or 16. */
+	mapreg_pool_config cfg = { 1 + take_byte(&ck.in) % 48, 0, backend,
+				   sizing % 8 < 2 ? 2u << (sizing / 8 % 4) : 0 };
 	mapreg_status s = mapreg_pool_create(&cfg, &ck.pool);
 	if (s != MAPREG_OK)
 		fuzz_fail("pool_create(%u registers, %s) returned %s", cfg.registers,
@@ -839,7 +844,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_tracing())
 		fprintf(stderr, "pool %u registers, backend %s\n", cfg.registers,
 			fuzz_backend_name(backend));
-	model_init(&ck.cand[0], cfg.registers);
+	model_init(&ck.cand[0], cfg.registers, cfg.boundary);
 	for (int ops = 0; ops < MAX_OPS && bytes_left(&ck.in); ops++) {
 		do_op();
 		check_eventfds();

@@ -122,7 +122,7 @@ static uint32_t bad_action(void)
 
 static void call_pool_create(void)
 {
-	mapreg_pool_config cfg = { 1 + take_byte(&w.in), 0, MAPREG_BACKEND_DEFAULT };
+	mapreg_pool_config cfg = { 1 + take_byte(&w.in), 0, MAPREG_BACKEND_DEFAULT, 0 };
 	mapreg_pool *pool = NULL;
 	uint8_t how = take_byte(&w.in);
 

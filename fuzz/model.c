@@ -118,11 +118,14 @@ static uint64_t run_mask(uint32_t first, uint32_t count)
 	return ones << first;
 }
 
+/* C30: a run may not cross a multiple of the boundary, so stretches end there. */
 static uint32_t longest_free_stretch(const struct model *m)
 {
 	uint32_t best = 0, length = 0;
 
 	for (uint32_t i = 0; i < m->registers; i++) {
+		if (m->boundary != 0 && i % m->boundary == 0)
+			length = 0;
 		length = (m->placed >> i) & 1 ? 0 : length + 1;
 		if (length > best)
 			best = length;
@@ -359,6 +362,8 @@ static void call_adapter_create(struct model *m, const struct model_call *c)
 		.dispatch = (uint8_t)dispatch,
 		.limit = limit != 0 ? limit : m->registers,
 	};
+	if (m->boundary != 0 && a->limit > m->boundary)
+		a->limit = m->boundary;				/* C30 */
 	m->adapters++;
 	push_plain(m, MAPREG_OK);
 }
@@ -638,10 +643,11 @@ static void call_grow(struct model *m, const struct model_call *c, struct model_
 	push_dispatching(m, MAPREG_OK, &granted);
 }
 
-void model_init(struct model *m, uint32_t registers)
+void model_init(struct model *m, uint32_t registers, uint32_t boundary)
 {
 	memset(m, 0, sizeof(*m));
 	m->registers = registers;
+	m->boundary = boundary;
 }
 
 void model_call(struct model *m, const struct model_call *c, struct model_oracle *oracle)
@@ -750,6 +756,8 @@ bool model_reveal(struct model *m, uint8_t id, mapreg_base base)
 		return base.first == run->first && base.count == run->count;
 	if (base.count != run->count || (uint64_t)base.first + base.count > m->registers)
 		return false;
+	if (m->boundary != 0 && base.first / m->boundary != (base.first + base.count - 1) / m->boundary)
+		return false;				/* C30: crosses a boundary */
 	uint64_t mask = run_mask(base.first, base.count);
 	if (m->placed & mask)
 		return false;				/* overlaps a held run */

@@ -144,6 +144,7 @@ struct model_frame {
 
 struct model {
 	uint32_t registers;
+	uint32_t boundary;		/* C30: 0, or no run crosses a multiple of it */
 	uint32_t held;			/* placed and unknown runs */
 	uint64_t placed;		/* bitmap of placed held registers */
 	uint64_t grants, cancels, sync_failures, caller_errors;
@@ -161,7 +162,7 @@ struct model {
 	struct model_request req[MODEL_REQUESTS];
 };
 
-void model_init(struct model *m, uint32_t registers);
+void model_init(struct model *m, uint32_t registers, uint32_t boundary);
 
 /* Makes the call's decisions and pushes its frame. */
 void model_call(struct model *m, const struct model_call *call, struct model_oracle *oracle);

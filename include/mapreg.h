@@ -157,6 +157,7 @@ typedef struct mapreg_pool_config {	/* zeroed fields take defaults */
 	uint32_t registers;		/* 1 .. 2^24, required */
 	uint32_t page_size;		/* power of two; default 4096 */
 	mapreg_backend backend;		/* which implementation serves this pool */
+	uint32_t boundary;		/* C30: no run crosses a multiple; 0: none */
 } mapreg_pool_config;
 
 #define MAPREG_MAX_REGISTERS (1u << 24)
@@ -185,8 +186,15 @@ typedef struct mapreg_adapter_config {	/* zeroed fields take defaults */
  *
  * mapreg_pool_create: MAPREG_OK and *out set; MAPREG_INVALID_PARAMETER for a
  * NULL cfg or out, registers 0 or above 2^24, a page_size that is not a
- * power of two, or an unknown backend; MAPREG_NO_MEMORY.  Nothing leaks on
- * failure and *out is left alone.
+ * power of two, a boundary that is neither 0 nor a power of two up to 2^24,
+ * or an unknown backend; MAPREG_NO_MEMORY.  Nothing leaks on failure and
+ * *out is left alone.
+ *
+ * Run boundaries (C30): with `boundary` B (in registers), no run of
+ * registers the pool grants crosses a multiple of B, the way a DMA tag's
+ * boundary constrains segments (one registered I/O buffer, one IOMMU
+ * page table).  Every adapter's limit is then at most B (C2, C5): a request
+ * for more fails at once with MAPREG_INSUFFICIENT_RESOURCES.
  *
  * mapreg_pool_destroy: MAPREG_BUSY while any adapter of the pool exists,
  * MAPREG_INVALID_PARAMETER for NULL.

@@ -272,7 +272,10 @@ static void create_ephemeral(struct actor *a, uint32_t i)
 	count(&a->tally.ops);
 	if (st != MAPREG_OK)
 		fail("api", "C2: creating an adapter returned %s", mapreg_status_str(st));
-	if (max != (cfg.max_map_registers ? cfg.max_map_registers : registers))
+	uint32_t expected = cfg.max_map_registers ? cfg.max_map_registers : registers;
+	if (w->shadow.boundary != 0 && expected > w->shadow.boundary)
+		expected = w->shadow.boundary;				/* C30 */
+	if (max != expected)
 		fail("api", "C2: adapter limit %u, asked for %u of a %u-register pool", max,
 		     cfg.max_map_registers, registers);
 	if ((mapreg_adapter_eventfd(ad->ad) >= 0) != (cfg.dispatch == MAPREG_DISPATCH_POLL))

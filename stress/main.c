@@ -30,6 +30,7 @@ static const char *const fault_names[FAULT_COUNT] = {
 	[FAULT_FOREIGN_FREE] = "foreign-free",
 	[FAULT_STATS_SKEW] = "stats-skew",
 	[FAULT_FREE_CHANNEL_UNCHECKED] = "free-channel-unchecked",
+	[FAULT_BOUNDARY_IGNORED] = "boundary-ignored",
 };
 
 static void plant_fault(const char *name)

@@ -110,6 +110,10 @@ void shadow_claim(struct world *w, uint32_t adapter, mapreg_base base, uint64_t 
 	if (base.count > sh->capacity || base.first > sh->capacity - base.count)
 		fail("api", "adapter %u was granted registers [%u+%u] outside the pool of at most "
 		     "%u", adapter, base.first, base.count, sh->capacity);
+	if (sh->boundary != 0 && base.count != 0 &&
+	    base.first / sh->boundary != (base.first + base.count - 1) / sh->boundary)
+		fail("shadow", "C30: adapter %u was granted registers [%u+%u], across a multiple "
+		     "of the boundary %u", adapter, base.first, base.count, sh->boundary);
 	if (channel)
 		claim_one(w, &w->adapters[adapter].channel_owner, token, "channel", adapter);
 	for (uint32_t i = 0; i < base.count; i++)
@@ -127,12 +131,23 @@ void shadow_release(struct world *w, uint32_t adapter, mapreg_base base, uint64_
 		release_one(&w->adapters[adapter].channel_owner, token, "channel", adapter);
 }
 
+uint32_t shadow_held(struct shadow *sh)
+{
+	uint32_t registers = atomic_load(&sh->registers), held = 0;
+
+	for (uint32_t i = 0; i < registers; i++)
+		held += atomic_load_explicit(&sh->owner[i], memory_order_relaxed) != 0;
+	return held;
+}
+
 uint32_t shadow_largest_free_run(struct shadow *sh)
 {
 	uint32_t registers = atomic_load(&sh->registers);
 	uint32_t best = 0, run = 0;
 
 	for (uint32_t i = 0; i < registers; i++) {
+		if (sh->boundary != 0 && i % sh->boundary == 0)
+			run = 0;			/* C30: runs do not cross */
 		run = atomic_load_explicit(&sh->owner[i], memory_order_relaxed) ? 0 : run + 1;
 		if (run > best)
 			best = run;

@@ -223,6 +223,7 @@ struct shadow {
 	_Atomic uint64_t version;	/* bumped after every change */
 	_Atomic uint32_t busy;		/* changes and library frees in flight */
 	_Atomic uint64_t serial;	/* for tokens */
+	uint32_t boundary;		/* C30: the pool's run boundary, 0: none */
 };
 
 struct world {
@@ -276,6 +277,8 @@ void shadow_claim(struct world *w, uint32_t adapter, mapreg_base base, uint64_t 
 void shadow_release(struct world *w, uint32_t adapter, mapreg_base base, uint64_t token,
 		    bool channel);
 /* Largest run of registers nobody holds in [0, registers), in a snapshot. */
+/* Registers the shadow says are held. */
+uint32_t shadow_held(struct shadow *sh);
 uint32_t shadow_largest_free_run(struct shadow *sh);
 void shadow_print(struct world *w);
 

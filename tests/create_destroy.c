@@ -10,7 +10,7 @@
 static void assert_config_rejected(uint32_t registers, uint32_t page_size,
 				   mapreg_backend backend)
 {
-	mapreg_pool_config cfg = { registers, page_size, backend };
+	mapreg_pool_config cfg = { registers, page_size, backend, 0 };
 	mapreg_pool *pool = UNTOUCHED_POOL;
 
 	assert_status(mapreg_pool_create(&cfg, &pool), MAPREG_INVALID_PARAMETER);
@@ -19,7 +19,7 @@ static void assert_config_rejected(uint32_t registers, uint32_t page_size,
 
 static void assert_config_accepted(uint32_t registers, uint32_t page_size)
 {
-	mapreg_pool_config cfg = { registers, page_size, test_backend };
+	mapreg_pool_config cfg = { registers, page_size, test_backend, 0 };
 	mapreg_pool *pool = NULL;
 
 	assert_ok(mapreg_pool_create(&cfg, &pool));

@@ -174,7 +174,13 @@ int objects_teardown(void **state)
 
 mapreg_pool *pool_new(uint32_t registers)
 {
-	mapreg_pool_config cfg = { .registers = registers, .backend = test_backend };
+	return pool_new_bounded(registers, 0);
+}
+
+mapreg_pool *pool_new_bounded(uint32_t registers, uint32_t boundary)
+{
+	mapreg_pool_config cfg = { .registers = registers, .backend = test_backend,
+				   .boundary = boundary };
 	mapreg_pool *pool = NULL;
 
 	assert_ok(mapreg_pool_create(&cfg, &pool));

@@ -70,6 +70,8 @@ int objects_teardown(void **state);
 
 /* A pool of `registers` on the selected backend; fails the test otherwise. */
 mapreg_pool *pool_new(uint32_t registers);
+/* The same with run boundaries (C30). */
+mapreg_pool *pool_new_bounded(uint32_t registers, uint32_t boundary);
 /* An adapter with a per-request limit (0: the pool's size). */
 mapreg_adapter *adapter_new(mapreg_pool *pool, mapreg_dispatch dispatch, uint32_t max);
 mapreg_adapter *inline_adapter(mapreg_pool *pool);

@@ -57,6 +57,7 @@ mapreg_status mapreg_pool_create(const mapreg_pool_config *cfg, mapreg_pool **ou
 	pool->ops = ops;
 	pool->backend = resolved.backend;
 	pool->page_size = resolved.page_size;
+	pool->boundary = resolved.boundary;
 	atomic_init(&pool->caller_errors, 0);
 	atomic_init(&pool->adapters, 0);
 	atomic_init(&pool->next_adapter_id, 0);

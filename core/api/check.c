@@ -28,6 +28,9 @@ mapreg_status check_pool_config(const mapreg_pool_config *cfg, mapreg_pool_confi
 		resolved->page_size = MAPREG_DEFAULT_PAGE_SIZE;
 	if (!is_power_of_two(resolved->page_size))
 		return MAPREG_INVALID_PARAMETER;
+	if (resolved->boundary != 0 &&					/* C30 */
+	    (!is_power_of_two(resolved->boundary) || resolved->boundary > MAPREG_MAX_REGISTERS))
+		return MAPREG_INVALID_PARAMETER;
 	switch (resolved->backend) {
 	case MAPREG_BACKEND_DEFAULT:
 		resolved->backend = default_backend();
@@ -55,6 +58,8 @@ mapreg_status check_adapter_config(struct mapreg_pool *pool, const mapreg_adapte
 	head->pool = pool;
 	head->id = 0;
 	head->max_map_registers = cfg->max_map_registers ? cfg->max_map_registers : registers;
+	if (pool->boundary != 0 && head->max_map_registers > pool->boundary)
+		head->max_map_registers = pool->boundary;		/* C30 */
 	head->dispatch = cfg->dispatch;
 	head->eventfd = -1;
 	return MAPREG_OK;

@@ -47,6 +47,7 @@ struct mapreg_pool {
 	const struct backend_ops *ops;
 	mapreg_backend backend;			/* resolved: never DEFAULT */
 	uint32_t page_size;
+	uint32_t boundary;			/* C30: runs cross no multiple; 0: none */
 	bool first_fit;				/* test-only placement (hooks/fault.h) */
 	/*
 	 * Counted by the API layer for every MAPREG_INVALID_PARAMETER it

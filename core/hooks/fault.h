@@ -23,6 +23,7 @@ enum mapreg_fault {
 	 * a stale FREE decision is overtaken (or dropped by destroy).
 	 */
 	FAULT_FREE_CHANNEL_UNCHECKED,
+	FAULT_BOUNDARY_IGNORED,		/* C30: runs placed across boundaries */
 	FAULT_COUNT
 };
 

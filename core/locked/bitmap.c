@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdbool.h>
 
+#include "base/boundary.h"
 #include "locked/bitmap.h"
 
 /*
@@ -23,11 +24,17 @@ static uint32_t find_next(const uint64_t *words, uint32_t from, uint32_t limit, 
 	return limit;
 }
 
-uint32_t bitmap_find_clear_run(const uint64_t *words, uint32_t nbits, uint32_t count)
+uint32_t bitmap_find_clear_run(const uint64_t *words, uint32_t nbits, uint32_t count,
+			       uint32_t boundary)
 {
 	uint32_t start = 0;
 
 	while ((start = find_next(words, start, nbits, false)) < nbits) {
+		uint32_t fit = run_start_within_boundary(start, count, boundary);
+		if (fit != start) {
+			start = fit;
+			continue;
+		}
 		if (nbits - start < count)
 			break;
 		uint32_t end = find_next(words, start, start + count, true);

@@ -18,7 +18,9 @@ static inline uint32_t bitmap_words(uint32_t nbits)
 }
 
 /* First-fit: the lowest index starting `count` (>= 1) clear bits, or BITMAP_NONE. */
-uint32_t bitmap_find_clear_run(const uint64_t *words, uint32_t nbits, uint32_t count);
+/* First fit of `count` clear bits, crossing no multiple of `boundary` (C30). */
+uint32_t bitmap_find_clear_run(const uint64_t *words, uint32_t nbits, uint32_t count,
+			       uint32_t boundary);
 void bitmap_set_run(uint64_t *words, uint32_t first, uint32_t count);
 void bitmap_clear_run(uint64_t *words, uint32_t first, uint32_t count);
 

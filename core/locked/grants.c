@@ -15,7 +15,8 @@ bool locked_registers_take(struct locked_pool *pool, struct request *req)
 		req->base = (mapreg_base){ 0, 0 };
 		return true;
 	}
-	uint32_t first = bitmap_find_clear_run(pool->bitmap, pool->registers, count);
+	uint32_t first = bitmap_find_clear_run(pool->bitmap, pool->registers, count,
+					       FAULT(FAULT_BOUNDARY_IGNORED) ? 0 : pool->head.boundary);
 	if (first == BITMAP_NONE)
 		return false;
 	if (!FAULT(FAULT_DOUBLE_GRANT))

@@ -37,11 +37,12 @@ uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t coun
 	if (pool->head.first_fit ||
 	    !cache_take(&pool->magazines, map, count, &first, &moved)) {
 		uint32_t hint = this_cpu_hint(pool, map);
+		uint32_t boundary = FAULT(FAULT_BOUNDARY_IGNORED) ? 0 : pool->head.boundary;
 
-		first = regmap_claim(map, count, hint, &rolled_back);
+		first = regmap_claim(map, count, hint, boundary, &rolled_back);
 		if (first == REGMAP_NONE) {
 			moved += cache_drain(&pool->magazines, map);
-			first = regmap_claim(map, count, hint, &again);
+			first = regmap_claim(map, count, hint, boundary, &again);
 			rolled_back |= again;
 		}
 		if (first != REGMAP_NONE && FAULT(FAULT_DOUBLE_GRANT))

@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 
+#include "base/boundary.h"
 #include "hooks/perturb.h"
 #include "lockfree/regmap.h"
 
@@ -131,11 +132,16 @@ static uint32_t claim_range(struct regmap *map, uint32_t first, uint32_t count)
 
 /* First fit among runs starting in [start, end). */
 static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t start,
-				uint32_t end, bool *rolled_back)
+				uint32_t end, uint32_t boundary, bool *rolled_back)
 {
 	uint32_t limit = map->registers;
 
 	while ((start = find_next(map, start, end, false)) < end && limit - start >= count) {
+		uint32_t fit = run_start_within_boundary(start, count, boundary);	/* C30 */
+		if (fit != start) {
+			start = fit;
+			continue;
+		}
 		uint32_t busy = find_next(map, start, start + count, true);
 
 		if (busy == start + count) {
@@ -149,7 +155,8 @@ static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t sta
 	return REGMAP_NONE;
 }
 
-uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, bool *rolled_back)
+uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, uint32_t boundary,
+		      bool *rolled_back)
 {
 	uint32_t first = REGMAP_NONE;
 
@@ -157,10 +164,10 @@ uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, bool *r
 	if (count > map->registers)
 		return REGMAP_NONE;
 	if (hint < map->registers)
-		first = claim_first_fit(map, count, hint, map->registers, rolled_back);
+		first = claim_first_fit(map, count, hint, map->registers, boundary, rolled_back);
 	if (first == REGMAP_NONE)
 		first = claim_first_fit(map, count, 0, hint < map->registers ? hint : map->registers,
-					rolled_back);
+					boundary, rolled_back);
 	return first;
 }
 

@@ -73,7 +73,8 @@ void regmap_destroy(struct regmap *map, bool everything);
  * clear again: for that instant a concurrent claimer (a waiter's round) may
  * have seen them taken, and must be given another look (C13).
  */
-uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, bool *rolled_back);
+uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, uint32_t boundary,
+		      bool *rolled_back);
 void regmap_release(struct regmap *map, uint32_t first, uint32_t count);
 /* Registers with a clear bit: exact when nobody changes the map. */
 uint32_t regmap_unclaimed(struct regmap *map);
