@@ -106,8 +106,11 @@ static inline void wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_ta
 	 */
 	PERTURB();
 	struct cds_wfcq_node *before = uatomic_xchg(&tail->p, node);
+	/* Its enqueuer released it before its own exchange, which we read. */
+	tsan_acquire(before);
 	PERTURB();
-	CMM_STORE_SHARED(before->next, node);
+	/* Atomic, so that ThreadSanitizer sees the link as liburcu makes it. */
+	__atomic_store_n(&before->next, node, __ATOMIC_RELEASE);
 	(void)head;
 #else
 	cds_wfcq_enqueue(head, tail, node);
@@ -144,7 +147,8 @@ static inline struct cds_wfcq_node *wfcq_dequeue(struct __cds_wfcq_head *head,
  */
 static inline struct cds_wfcq_node *wfcq_link(struct cds_wfcq_node *node)
 {
-	return CMM_LOAD_SHARED(node->next);
+	/* CMM_LOAD_SHARED's relaxed load, spelled so that TSan sees an atomic. */
+	return __atomic_load_n(&node->next, __ATOMIC_RELAXED);
 }
 
 /* The same, seq_cst: the reading half of a Dekker pair (lockfree/channel.c). */
