@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs, with apt-get and only where missing, the Debian 12 packages a
-# mapreg task needs.  Usage: tools/deps.sh test|bench|all
+# mapreg task needs.  Usage: tools/deps.sh test|bench|formal|all
 set -euo pipefail
 
 common=(gcc g++ pkg-config meson ninja-build liburcu-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev libbenchmark-dev)
 bench_pkgs=(libbenchmark-dev python3-matplotlib valgrind binutils)
+formal_pkgs=(gcc spin)		# formal/check.sh: spin -a, then cc pan.c
 
 case "${1:-all}" in
   test)  want=("${common[@]}" "${test_pkgs[@]}") ;;
   bench) want=("${common[@]}" "${bench_pkgs[@]}") ;;
+  formal) want=("${formal_pkgs[@]}") ;;
   all)   want=("${common[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 test|bench|all" >&2; exit 2 ;;
+  *) echo "usage: $0 test|bench|formal|all" >&2; exit 2 ;;
 esac
 
 missing=()
