@@ -36,8 +36,8 @@
 enum request_state {
 	RS_WAIT_CHANNEL = 1,
 	RS_WAIT_REGISTERS,
-	RS_GRANTED,		/* granted: stays so once its routine returned */
-	RS_DONE,		/* cancelled, or a sync hold's request */
+	RS_GRANTED,		/* granted, its routine not returned yet */
+	RS_DONE,		/* answered (retired), cancelled, or a sync hold's request */
 };
 
 enum channel_state {

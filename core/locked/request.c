@@ -113,14 +113,16 @@ bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 }
 
 /*
- * A request whose routine returned: cancel can no longer reach it (its
- * transfer is finished next, and a stale cancel finds another generation
- * or RS_GRANTED), and a copy of a stack request is ours to free.
+ * A request whose routine returned: a stale cancel finds it RS_DONE (or,
+ * once the transfer is finished and reused, another generation), and a copy
+ * of a stack request is ours to free.
  */
 void locked_retire(struct request *req)
 {
 	if (req->owned)
 		free(req);
+	else	/* Relaxed: ordered before the reuse by the transfer's finish. */
+		request_set_state(req, RS_DONE);
 }
 
 void locked_keep_channel(struct mapreg_adapter *head, mapreg_base base)
