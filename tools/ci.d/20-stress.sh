@@ -31,11 +31,4 @@ for dir in build-stress-tsan build-asan; do
   suite "$dir" --suite stress-fault
 done
 
-# The perturbation build under TSan too: every protocol step widened, and
-# every access checked.
-for threads in 4 16; do
-  echo "== stress: build-stress-tsan, perturbed, $threads worker threads"
-  MAPREG_STRESS_THREADS=$threads suite build-stress-tsan --suite stress-perturbed
-done
-
 tally
