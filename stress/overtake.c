@@ -41,7 +41,7 @@
 #endif
 
 static mapreg_adapter *adapter;
-static atomic_bool stop;
+static atomic_bool stop;	/* relaxed: a flag, it publishes nothing */
 static int cpus_to_use[2];
 
 /* The queued request's routine: E waits for it before the next round. */
@@ -68,26 +68,44 @@ static void die(const char *what, mapreg_status s)
 	exit(2);
 }
 
+/* A thread's start: its CPU, and the transfer of its synchronous holds. */
+static void thread_start(int cpu, mapreg_transfer *xfer)
+{
+	pin(cpu);
+	if (mapreg_transfer_init(adapter, xfer) != MAPREG_OK)
+		die("transfer_init", MAPREG_INVALID_PARAMETER);
+}
+
+/* A synchronous hold of the channel: true if held, false if refused (C8). */
+static bool try_hold(mapreg_transfer *xfer, const char *who)
+{
+	mapreg_base base;
+	mapreg_status s = mapreg_allocate_channel_ex(adapter, NULL, xfer, 0,
+						     MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
+						     &base);
+	if (s != MAPREG_OK && s != MAPREG_INSUFFICIENT_RESOURCES)
+		die(who, s);
+	return s == MAPREG_OK;
+}
+
+static void release_hold(void)
+{
+	mapreg_status s = mapreg_free_adapter_object(adapter, MAPREG_DEALLOCATE_OBJECT);
+
+	if (s != MAPREG_OK)
+		die("free_adapter_object", s);
+}
+
 static void *releaser(void *arg)
 {
 	unsigned long *cycles = arg;
 	mapreg_transfer xfer;
-	mapreg_base base;
 
-	pin(cpus_to_use[0]);
-	if (mapreg_transfer_init(adapter, &xfer) != MAPREG_OK)
-		die("transfer_init", MAPREG_INVALID_PARAMETER);
+	thread_start(cpus_to_use[0], &xfer);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		mapreg_status s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 0,
-							     MAPREG_SYNCHRONOUS_CALLBACK,
-							     NULL, NULL, &base);
-		if (s == MAPREG_OK) {
-			s = mapreg_free_adapter_object(adapter, MAPREG_DEALLOCATE_OBJECT);
-			if (s != MAPREG_OK)
-				die("free_adapter_object", s);
+		if (try_hold(&xfer, "releaser's hold")) {
+			release_hold();
 			++*cycles;
-		} else if (s != MAPREG_INSUFFICIENT_RESOURCES) {
-			die("releaser's hold", s);
 		}
 	}
 	return NULL;
@@ -102,31 +120,22 @@ static void *submitter(void *arg)
 {
 	struct submitter_result *out = arg;
 	mapreg_transfer hold_xfer;
-	mapreg_base base;
 
-	pin(cpus_to_use[1]);
-	if (mapreg_transfer_init(adapter, &hold_xfer) != MAPREG_OK)
-		die("transfer_init", MAPREG_INVALID_PARAMETER);
+	thread_start(cpus_to_use[1], &hold_xfer);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		atomic_bool ran = false;
 		mapreg_status s = mapreg_allocate_channel(adapter, NULL, 0, mark_ran, &ran);
 		if (s != MAPREG_OK)
 			die("async request", s);
+		/* Acquire: pairs with mark_ran's release; the flag alone matters. */
 		if (!atomic_load_explicit(&ran, memory_order_acquire)) {
 			out->queued++;
-			s = mapreg_allocate_channel_ex(adapter, NULL, &hold_xfer, 0,
-						       MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
-						       &base);
-			if (s == MAPREG_OK) {
+			if (try_hold(&hold_xfer, "submitter's hold")) {
 				if (!atomic_load_explicit(&ran, memory_order_acquire)) {
 					out->overtakes++;
 					atomic_store(&stop, true);	/* one is enough */
 				}
-				s = mapreg_free_adapter_object(adapter, MAPREG_DEALLOCATE_OBJECT);
-				if (s != MAPREG_OK)
-					die("free_adapter_object", s);
-			} else if (s != MAPREG_INSUFFICIENT_RESOURCES) {
-				die("submitter's hold", s);
+				release_hold();
 			}
 		}
 		/* The routine runs on whichever thread passes the channel on. */
