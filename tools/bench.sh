@@ -57,4 +57,14 @@ if [ "$rc" -ne 0 ]; then
   echo "bench: mapreg-bench exited $rc: failed runs (ERROR OCCURRED) in $out/console.txt:" >&2
   grep 'ERROR OCCURRED' "$out/console.txt" >&2 || true
 fi
+# Real I/O: the io_uring engine beside fio (under 30 s; its table is
+# build-bench/results/io.md).  Its failure fails this script too, and a
+# failed mapreg-bench run keeps its own exit code.
+echo
+io_args=()
+[ ${#publish[@]} -eq 0 ] || io_args=(--publish)
+if ! tools/io-bench.sh "${io_args[@]}"; then
+  echo "bench: tools/io-bench.sh failed" >&2
+  [ "$rc" -ne 0 ] || rc=1
+fi
 exit "$rc"
