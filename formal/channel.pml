@@ -7,7 +7,9 @@
  *   seq_cst exchange that releases FREE or PARKED, the seq_cst re-read of
  *   the owed link, the retake), channel_hand_to (its nregs == 0 branch),
  *   channel_hold, lf_submit's channel part, submit_queued (enqueue, fence,
- *   take FREE or PARKED), lf_end_hold ending a C8 hold, lf_adapter_destroy
+ *   take FREE or PARKED), lf_end_hold ending a C8 hold (both ways: taking
+ *   the channel back and passing it on, and channel_end_sync_keeping_run's
+ *   single CAS from SYNC), lf_adapter_destroy
  *   (take_free, the kept-runs branch, queue_free_all), lf_cancel of a
  *   WAIT_CHANNEL node; cds_wfcq's enqueue (node init, tail exchange, link
  *   store) and __cds_wfcq_dequeue_nonblocking, step by step, as liburcu 0.13
@@ -76,6 +78,10 @@
  *                         its fence): lost wake-up (C14).
  *   MUTANT_REQUEUE_HEAD   FAULT_CHANNEL_OVERTAKE: the dequeued head goes back
  *                         behind its successor: C11.
+ *   MUTANT_FUSED_NO_RECHECK  channel_end_sync_keeping_run releases FREE and
+ *                         does not look at the head's link again: an
+ *                         enqueuer that read SYNC before the CAS is never
+ *                         served: lost wake-up (C14).
  *
  * Probes (REACH=n, check.sh): 1 pass_on releases PARKED (an enqueue half
  * done at its decision); 2 its dequeue meets WOULDBLOCK; 3 it sees the owed
@@ -85,7 +91,9 @@
  * with a returned request queued; 8 a cancelled node is skipped; 9 destroy
  * returns OK; 10 destroy gives the channel back (kept runs); 11 destroy is
  * BUSY; 12 a FREE channel is taken while a returned request still waits
- * (the stale-FREE window of the C11 bug).
+ * (the stale-FREE window of the C11 bug); 13 the fused end of a C8 hold
+ * (KEEP_REGISTERS) released FREE, then saw a link and took the channel
+ * back; 14 it found the queue touched and went through HELD.
  */
 
 #define NTHR	3		/* H = 0, S1 = 1, S2 = 2 */
@@ -345,16 +353,47 @@ proctype worker(byte t; byte reach)
 	bool release, ok, last, requeued;
 	byte cur, pend0, pend1;			/* the trampoline (dispatch.c) */
 	byte sr, mine;				/* submit: the request, the ghost */
-	bool ssync, got, keeps;
+	bool ssync, got, keeps, idle;
 	byte ret_po, ret_tf, ret_rp, ret_sub;	/* return codes */
 
 	if
 	:: t == H ->
-		/* mapreg_free_adapter_object(adapter, DEALLOCATE_OBJECT): ends the hold */
-		channel_take(t, CH_SYNC, ok, 0);
-		assert(ok);
-		ret_po = PO_H; goto PASS_ON;
-PO_H_RET:	ret_rp = RP_H; goto RUN_PENDING;
+		if
+		:: /* mapreg_free_adapter_object(DEALLOCATE_OBJECT): take it back, pass it on */
+			channel_take(t, CH_SYNC, ok, 0);
+			assert(ok);
+			ret_po = PO_H; goto PASS_ON
+		:: /*
+		    * mapreg_free_adapter_object(DEALLOCATE_OBJECT_KEEP_REGISTERS):
+		    * channel_end_sync_keeping_run: the relaxed look at the
+		    * head's link, the seq_cst read of the tail, one seq_cst CAS
+		    * SYNC -> FREE (idle) or HELD, then as a release of FREE.
+		    */
+			idle = (LD_NEXT(t, HEADN) == NIL);
+			atomic { drain(t); idle = idle && qtail == HEADN };
+			atomic {
+				drain(t);
+				assert(channel == CH_SYNC);	/* the one ender: the CAS wins */
+				if :: idle -> channel = CH_FREE :: else -> channel = CH_HELD fi;
+				printf("EV   T%d ends its hold: the channel is %d\n", t, channel)
+			}
+			if
+#ifdef MUTANT_FUSED_NO_RECHECK
+			:: idle -> skip
+#else
+			:: idle && LD_NEXT(t, HEADN) == NIL -> skip	/* wfcq_link_sc */
+			:: idle && LD_NEXT(t, HEADN) != NIL ->
+				channel_take(t, CH_FREE, ok, 13);
+				if
+				:: ok -> ret_po = PO_H; goto PASS_ON
+				:: else -> skip
+				fi
+#endif
+			:: !idle -> COVER(14); ret_po = PO_H; goto PASS_ON
+			fi
+		fi;
+PO_H_RET:	idle = false; ok = false;
+		ret_rp = RP_H; goto RUN_PENDING;
 RP_H_RET:	skip
 	:: t == S1 ->
 		sr = RA; ssync = false;

@@ -141,7 +141,7 @@ mutant() {
 }
 
 # Channel hand-off (C11, C14, C3): 3 threads, 3 requests, x86-TSO buffers.
-proof  channel channel.pml "" "" 1 2 3 4 5 6 7 8 9 10 11 12
+proof  channel channel.pml "" "" 1 2 3 4 5 6 7 8 9 10 11 12 13 14
 mutant channel.MUTANT_STALE_FREE.overtake channel.pml "-DMUTANT_STALE_FREE -DNO_DESTROY" \
   "C11 overtake"
 mutant channel.MUTANT_STALE_FREE.destroy channel.pml "-DMUTANT_STALE_FREE -DNO_SECOND" \
@@ -149,6 +149,7 @@ mutant channel.MUTANT_STALE_FREE.destroy channel.pml "-DMUTANT_STALE_FREE -DNO_S
 mutant channel.MUTANT_NO_ENQ_FENCE channel.pml "-DMUTANT_NO_ENQ_FENCE" "C14 lost wake-up"
 mutant channel.MUTANT_RELEASE_STORE channel.pml "-DMUTANT_RELEASE_STORE" "C14 lost wake-up"
 mutant channel.MUTANT_REQUEUE_HEAD channel.pml "-DMUTANT_REQUEUE_HEAD" "C11"
+mutant channel.MUTANT_FUSED_NO_RECHECK channel.pml "-DMUTANT_FUSED_NO_RECHECK" "C14 lost wake-up"
 
 # Register serving round (C12, C13, C14, C25): 3 threads, 2 CPUs, 2 waiters;
 # the guard fallback, then the rseq magazines.

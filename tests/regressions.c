@@ -138,6 +138,7 @@ struct stale_free {
 	struct probe queued, later;
 	mapreg_status later_status;
 	bool destroy;			/* the next call: destroy, else a sync request */
+	bool keep;			/* the hold ends keeping its run (one CAS) */
 	int phase;			/* 0: before the decision, 1: queued, 2: done */
 };
 
@@ -157,16 +158,22 @@ static void stale_free_hook(enum mapreg_pause where)
 	}
 }
 
-static void next_call_does_not_pass_request_queued_behind_stale_free(bool destroy)
+static void next_call_does_not_pass_request_queued_behind_stale_free(bool destroy, bool keep)
 {
-	mapreg_pool *pool = pool_new(1);
-	stale = (struct stale_free){ .adapter = inline_adapter(pool), .destroy = destroy };
+	mapreg_pool *pool = pool_new(2);
+	stale = (struct stale_free){ .adapter = inline_adapter(pool), .destroy = destroy,
+				     .keep = keep };
 	probe_init(&stale.queued, "queued", MAPREG_DEALLOCATE_OBJECT);
 	probe_init(&stale.later, "later sync", MAPREG_DEALLOCATE_OBJECT);
 
-	hold(stale.adapter, 0);
+	mapreg_base kept = hold(stale.adapter, 1);
 	mapreg_pause_hook = stale_free_hook;
-	release_hold(stale.adapter);		/* decides FREE: the queue is empty */
+	/* Decides FREE: the queue is empty. */
+	if (keep)
+		assert_ok(mapreg_free_adapter_object(stale.adapter,
+						     MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS));
+	else
+		release_hold(stale.adapter);
 	mapreg_pause_hook = NULL;
 	assert_int_equal(stale.phase, 2);	/* both pause points were reached */
 	/* C8, C11: a request was queued ahead, so the synchronous call fails;
@@ -174,12 +181,20 @@ static void next_call_does_not_pass_request_queued_behind_stale_free(bool destro
 	assert_status(stale.later_status, destroy ? MAPREG_BUSY : MAPREG_INSUFFICIENT_RESOURCES);
 	assert_not_run(&stale.later);
 	assert_ran_once(&stale.queued);		/* the channel reached it (C14) */
+	if (keep)
+		assert_ok(mapreg_free_map_registers(stale.adapter, kept, 1));
 	assert_quiescent(pool);
 }
 
 static void c11_sync_request_does_not_pass_request_queued_behind_stale_free(void **state)
 {
-	next_call_does_not_pass_request_queued_behind_stale_free(false);
+	next_call_does_not_pass_request_queued_behind_stale_free(false, false);
+}
+
+/* The same window in the one-CAS end of a hold that keeps its run (C24). */
+static void c11_sync_request_does_not_pass_request_queued_behind_stale_free_keeping(void **state)
+{
+	next_call_does_not_pass_request_queued_behind_stale_free(false, true);
 }
 
 /*
@@ -200,7 +215,15 @@ static void c3_destroy_does_not_drop_request_queued_behind_stale_free(void **sta
 {
 	signal(SIGALRM, hung);
 	alarm(20);
-	next_call_does_not_pass_request_queued_behind_stale_free(true);
+	next_call_does_not_pass_request_queued_behind_stale_free(true, false);
+	alarm(0);
+}
+
+static void c3_destroy_does_not_drop_request_queued_behind_stale_free_keeping(void **state)
+{
+	signal(SIGALRM, hung);
+	alarm(20);
+	next_call_does_not_pass_request_queued_behind_stale_free(true, true);
 	alarm(0);
 }
 
@@ -211,6 +234,8 @@ static const struct CMUnitTest tests[] = {
 	TEST(c21_cancel_does_not_mark_transfer_rebound_before_its_cas),
 	TEST(c11_sync_request_does_not_pass_request_queued_behind_stale_free),
 	TEST(c3_destroy_does_not_drop_request_queued_behind_stale_free),
+	TEST(c11_sync_request_does_not_pass_request_queued_behind_stale_free_keeping),
+	TEST(c3_destroy_does_not_drop_request_queued_behind_stale_free_keeping),
 };
 
 /* The stale-FREE replays need the lock-free backend's pause points. */

@@ -246,6 +246,23 @@ mapreg_status mapreg_allocate_channel(mapreg_adapter *adapter, void *device, uin
 	return after_submit(&req, granted, NULL, &others);
 }
 
+/*
+ * A C8 hold (synchronous, no routine): the request lives on this stack,
+ * since nothing outside the call ever names it (xfer_check_hold).
+ */
+/* A C8 hold (synchronous, no routine): nothing outside the call names a request. */
+static mapreg_status allocate_hold(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
+				   uint32_t nregs, mapreg_base *base_out)
+{
+	struct grant_list others = GRANT_LIST_INIT;
+
+	mapreg_status status = xfer_check_hold(xfer);
+	if (status == MAPREG_OK)
+		status = adapter->pool->ops->hold(adapter, nregs, base_out, &others);
+	dispatch_grants(&others);
+	return counted(adapter->pool, status);
+}
+
 mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 					 mapreg_transfer *xfer, uint32_t nregs, uint32_t flags,
 					 mapreg_control_fn fn, void *context,
@@ -257,6 +274,8 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 
 	uint32_t generation = 0;
 	mapreg_status status = check_allocate(adapter, true, xfer, nregs, flags, fn, base_out);
+	if (status == MAPREG_OK && sync && fn == NULL)
+		return allocate_hold(adapter, xfer, nregs, base_out);
 	if (status == MAPREG_OK)
 		status = xfer_begin_submit(adapter, xfer, sync, &generation);
 	if (status != MAPREG_OK)

@@ -197,6 +197,14 @@ struct backend_ops {
 	mapreg_status (*submit)(struct mapreg_adapter *adapter, struct request *req,
 				bool sync, bool *granted, struct grant_list *others);
 	/*
+	 * A C8 hold (synchronous, no routine): the channel and `nregs`
+	 * registers now, recorded as the hold that mapreg_free_adapter_object
+	 * ends, with the run in *base; or MAPREG_INSUFFICIENT_RESOURCES,
+	 * holding nothing.  No request: nothing outside the call names it.
+	 */
+	mapreg_status (*hold)(struct mapreg_adapter *adapter, uint32_t nregs, mapreg_base *base,
+			      struct grant_list *others);
+	/*
 	 * True if the request of `generation` named by the transfer whose
 	 * request is `req` was waiting and is now removed, holding nothing.
 	 */
@@ -252,6 +260,8 @@ struct backend_ops {
 					     struct grant_list *granted);		\
 	mapreg_status name##_submit(struct mapreg_adapter *adapter, struct request *req,	\
 				    bool sync, bool *granted, struct grant_list *others); \
+	mapreg_status name##_hold(struct mapreg_adapter *adapter, uint32_t nregs,	\
+				  mapreg_base *base, struct grant_list *others);	\
 	bool name##_cancel(struct mapreg_adapter *adapter, struct request *req,		\
 			   uint32_t generation, struct grant_list *granted);		\
 	void name##_retire(struct request *req);					\
@@ -274,6 +284,7 @@ struct backend_ops {
 	.adapter_init = name##_adapter_init,						\
 	.adapter_destroy = name##_adapter_destroy,					\
 	.submit = name##_submit,							\
+	.hold = name##_hold,								\
 	.cancel = name##_cancel,							\
 	.retire = name##_retire,							\
 	.keep_channel = name##_keep_channel,						\

@@ -118,6 +118,26 @@ mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer 
 	return MAPREG_OK;
 }
 
+mapreg_status xfer_check_hold(mapreg_transfer *xfer)
+{
+	struct xfer_impl *impl = xfer_impl(xfer);
+	/* Relaxed: nothing of the transfer is read or written after it. */
+	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
+
+	PERTURB();
+	for (;;) {
+		if (XFER_STATE(word) == XFER_IDLE)
+			return MAPREG_OK;
+		if (XFER_STATE(word) != XFER_MARKED)
+			return MAPREG_INVALID_PARAMETER;		/* C9 */
+		if (atomic_compare_exchange_weak_explicit(&impl->state, &word,
+							  with_state(word, XFER_IDLE),
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return MAPREG_CANCELLED;		/* C21: consumed */
+	}
+}
+
 bool xfer_commit_submit(mapreg_transfer *xfer)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);

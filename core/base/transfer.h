@@ -15,7 +15,8 @@
  *
  * Invariants:
  *  - a transfer names a request exactly while it is SUBMITTING, SUBMITTING_MARKED
- *    or BUSY, and then it is refused by _ex and by init (C9);
+ *    or BUSY, and then it is refused by _ex and by init (C9); a synchronous
+ *    call without a routine names none (xfer_check_hold);
  *  - only the thread that moved it to SUBMITTING moves it on to BUSY or back to
  *    IDLE, and only the request's owner (routine runner, canceller that won,
  *    synchronous caller) moves BUSY to IDLE: every other party only marks;
@@ -86,6 +87,17 @@ mapreg_status xfer_init(struct mapreg_adapter *adapter, mapreg_transfer *xfer);
  */
 mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
 				bool sync, uint32_t *generation);
+/*
+ * A synchronous call without a routine (a C8 hold) in place of
+ * xfer_begin_submit: MAPREG_OK if xfer is IDLE, MAPREG_CANCELLED (a mark
+ * was consumed), or MAPREG_INVALID_PARAMETER (it names a request).  It
+ * writes nothing on success: such a call names no request a cancel could
+ * reach or a routine could run for, and uses a request of its own, so the
+ * transfer is free again the moment the call has looked at it.  A cancel
+ * that marks it meanwhile comes after the call (C21: the mark stays for the
+ * next _ex); a second call using it meanwhile changes nothing of this one.
+ */
+mapreg_status xfer_check_hold(mapreg_transfer *xfer);
 /*
  * An asynchronous submission's linearization point, called by the backend at
  * the moment the request becomes visible to cancel: true and BUSY, or false and IDLE

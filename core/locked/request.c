@@ -77,6 +77,19 @@ mapreg_status locked_submit(struct mapreg_adapter *head, struct request *req,
 	return status;
 }
 
+/* A C8 hold: a synchronous submission without a routine, of a request on this stack. */
+mapreg_status locked_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *base,
+			  struct grant_list *others)
+{
+	struct request req = { .adapter = head, .nregs = nregs };
+	bool granted;
+	mapreg_status status = locked_submit(head, &req, true, &granted, others);
+
+	if (status == MAPREG_OK)
+		*base = req.base;
+	return status;
+}
+
 bool locked_cancel(struct mapreg_adapter *head, struct request *req,
 			  uint32_t generation, struct grant_list *granted)
 {

@@ -12,17 +12,6 @@
 
 enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_FLUSH_WANTED };
 
-#define CLASS_SHIFT(count) (4u * ((count) - 1u))
-#define STATE_DEPTH(state, count) ((uint32_t)((state) >> CLASS_SHIFT(count)) & 15u)
-#define STATE_HELD(state) ((uint32_t)((state) >> 32))
-/* What one run of `count` registers adds to the state word. */
-#define STATE_RUN(count) ((1ull << CLASS_SHIFT(count)) | ((uint64_t)(count) << 32))
-
-static struct cpu_cache *magazine(const struct magazines *m, unsigned int cpu)
-{
-	return (struct cpu_cache *)(m->first + (size_t)cpu * m->stride);
-}
-
 void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
 		const atomic_long *waiters, uint32_t registers)
 {
@@ -193,94 +182,6 @@ static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint3
 /* The rseq way (x86-64). */
 
 #ifdef MAPREG_HAVE_RSEQ
-/*
- * A magazine's sequences: the state word into rax and the depth of class
- * cl into edx; the commit of rax as the new state; the inputs they share.
- */
-#define MAGAZINE_ASM_DEPTH							\
-	"movq (%[cache]), %%rax\n\t"						\
-	"movq %%rax, %%rdx\n\t"						\
-	"shrq %%cl, %%rdx\n\t"							\
-	"andl $15, %%edx\n\t"
-
-#define MAGAZINE_ASM_COMMIT							\
-	"movq %%rax, (%[cache])\n\t"						\
-	RSEQ_ASM_END								\
-	: /* asm goto: no outputs */
-
-#define MAGAZINE_ASM_INPUTS							\
-	[area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),		\
-	[lock] "i" (offsetof(struct cpu_cache, lock))
-
-/*
- * Pops a run of `count` from CPU `cpu`'s magazine: 1 hit, 0 miss (empty,
- * or a drainer holds it), -1 aborted or not on `cpu` (read the CPU again).
- */
-static int rseq_pop(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t *first)
-{
-	__asm__ __volatile__ goto (
-		RSEQ_ASM_BEGIN
-		"cmpl $0, %c[lock](%[cache])\n\t"
-		"jnz %l[miss]\n\t"
-		MAGAZINE_ASM_DEPTH
-		"jz %l[miss]\n\t"
-		"movl -4(%[runs], %%rdx, 4), %%edx\n\t"
-		"movl %%edx, (%[first])\n\t"
-		"subq %[run], %%rax\n\t"
-		MAGAZINE_ASM_COMMIT
-		: MAGAZINE_ASM_INPUTS,
-		  [runs] "r" (cache->runs[count - 1]), [first] "r" (first),
-		  "c" (CLASS_SHIFT(count)), [run] "r" (STATE_RUN(count))
-		: "memory", "cc", "rax", "rdx"
-		: miss, aborted);
-	return 1;
-miss:
-	return 0;
-aborted:
-	return -1;
-}
-
-/*
- * Pushes a run on CPU `cpu`'s magazine if it has room below `room` (the
- * limit less this run) and nobody waits for registers: 1 kept, 0 refused,
- * -1 aborted or not on `cpu`.  The run is written into the free slot before
- * the commit; an aborted sequence leaves it in a slot nobody reads.
- */
-static int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t first,
-		     uint64_t room, const atomic_long *waiters, const atomic_uint *tight)
-{
-	__asm__ __volatile__ goto (
-		RSEQ_ASM_BEGIN
-		"cmpl $0, %c[lock](%[cache])\n\t"
-		"jnz %l[refused]\n\t"
-		"testl $1, (%[tight])\n\t"		/* C13: the pool is not tight */
-		"jnz %l[refused]\n\t"
-		"cmpq $0, (%[waiters])\n\t"		/* C13: nobody waits */
-		"jg %l[refused]\n\t"
-		MAGAZINE_ASM_DEPTH
-		"cmpl %[depth], %%edx\n\t"
-		"jae %l[refused]\n\t"
-		"movq %%rax, %%r8\n\t"
-		"shrq $32, %%r8\n\t"
-		"cmpq %[room], %%r8\n\t"
-		"ja %l[refused]\n\t"
-		"movl %[run_first], (%[runs], %%rdx, 4)\n\t"
-		"addq %[run], %%rax\n\t"
-		MAGAZINE_ASM_COMMIT
-		: MAGAZINE_ASM_INPUTS,
-		  [waiters] "r" (waiters), [tight] "r" (tight), [depth] "i" (CACHE_DEPTH),
-		  [room] "r" (room), [runs] "r" (cache->runs[count - 1]),
-		  [run_first] "r" (first), "c" (CLASS_SHIFT(count)),
-		  [run] "r" (STATE_RUN(count))
-		: "memory", "cc", "rax", "rdx", "r8"
-		: refused, aborted);
-	return 1;
-refused:
-	return 0;
-aborted:
-	return -1;
-}
-
 /* This thread's CPU as a magazine index, or -1 (the bitmap then). */
 static int rseq_index(const struct magazines *m)
 {

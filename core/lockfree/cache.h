@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rseq.h"
 #include "lockfree/regmap.h"
 
 #define CACHE_CLASSES 8u	/* runs of 1..8 registers are cached */
@@ -116,5 +117,144 @@ uint32_t cache_drain(struct magazines *m, struct regmap *map);
 
 /* Registers held by the magazines now: racy (C27). */
 uint64_t cache_held(const struct magazines *m);
+
+/* The magazine's state word (struct cpu_cache). */
+#define CLASS_SHIFT(count) (4u * ((count) - 1u))
+#define STATE_DEPTH(state, count) ((uint32_t)((state) >> CLASS_SHIFT(count)) & 15u)
+#define STATE_HELD(state) ((uint32_t)((state) >> 32))
+/* What one run of `count` registers adds to the state word. */
+#define STATE_RUN(count) ((1ull << CLASS_SHIFT(count)) | ((uint64_t)(count) << 32))
+
+static inline struct cpu_cache *magazine(const struct magazines *m, unsigned int cpu)
+{
+	return (struct cpu_cache *)(m->first + (size_t)cpu * m->stride);
+}
+
+#ifdef MAPREG_HAVE_RSEQ
+/* The owner's restartable sequences (x86-64), inline for the fast paths. */
+
+/*
+ * A magazine's sequences: the state word into rax and the depth of class
+ * cl into edx; the commit of rax as the new state; the inputs they share.
+ */
+#define MAGAZINE_ASM_DEPTH							\
+	"movq (%[cache]), %%rax\n\t"						\
+	"movq %%rax, %%rdx\n\t"						\
+	"shrq %%cl, %%rdx\n\t"							\
+	"andl $15, %%edx\n\t"
+
+#define MAGAZINE_ASM_COMMIT							\
+	"movq %%rax, (%[cache])\n\t"						\
+	RSEQ_ASM_END								\
+	: /* asm goto: no outputs */
+
+#define MAGAZINE_ASM_INPUTS							\
+	[area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),		\
+	[lock] "i" (offsetof(struct cpu_cache, lock))
+
+/*
+ * Pops a run of `count` from CPU `cpu`'s magazine: 1 hit, 0 miss (empty,
+ * or a drainer holds it), -1 aborted or not on `cpu` (read the CPU again).
+ */
+static inline int rseq_pop(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t *first)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_BEGIN
+		"cmpl $0, %c[lock](%[cache])\n\t"
+		"jnz %l[miss]\n\t"
+		MAGAZINE_ASM_DEPTH
+		"jz %l[miss]\n\t"
+		"movl -4(%[runs], %%rdx, 4), %%edx\n\t"
+		"movl %%edx, (%[first])\n\t"
+		"subq %[run], %%rax\n\t"
+		MAGAZINE_ASM_COMMIT
+		: MAGAZINE_ASM_INPUTS,
+		  [runs] "r" (cache->runs[count - 1]), [first] "r" (first),
+		  "c" (CLASS_SHIFT(count)), [run] "r" (STATE_RUN(count))
+		: "memory", "cc", "rax", "rdx"
+		: miss, aborted);
+	return 1;
+miss:
+	return 0;
+aborted:
+	return -1;
+}
+
+/*
+ * Pushes a run on CPU `cpu`'s magazine if it has room below `room` (the
+ * limit less this run) and nobody waits for registers: 1 kept, 0 refused,
+ * -1 aborted or not on `cpu`.  The run is written into the free slot before
+ * the commit; an aborted sequence leaves it in a slot nobody reads.
+ */
+static inline int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t first,
+		     uint64_t room, const atomic_long *waiters, const atomic_uint *tight)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_BEGIN
+		"cmpl $0, %c[lock](%[cache])\n\t"
+		"jnz %l[refused]\n\t"
+		"testl $1, (%[tight])\n\t"		/* C13: the pool is not tight */
+		"jnz %l[refused]\n\t"
+		"cmpq $0, (%[waiters])\n\t"		/* C13: nobody waits */
+		"jg %l[refused]\n\t"
+		MAGAZINE_ASM_DEPTH
+		"cmpl %[depth], %%edx\n\t"
+		"jae %l[refused]\n\t"
+		"movq %%rax, %%r8\n\t"
+		"shrq $32, %%r8\n\t"
+		"cmpq %[room], %%r8\n\t"
+		"ja %l[refused]\n\t"
+		"movl %[run_first], (%[runs], %%rdx, 4)\n\t"
+		"addq %[run], %%rax\n\t"
+		MAGAZINE_ASM_COMMIT
+		: MAGAZINE_ASM_INPUTS,
+		  [waiters] "r" (waiters), [tight] "r" (tight), [depth] "i" (CACHE_DEPTH),
+		  [room] "r" (room), [runs] "r" (cache->runs[count - 1]),
+		  [run_first] "r" (first), "c" (CLASS_SHIFT(count)),
+		  [run] "r" (STATE_RUN(count))
+		: "memory", "cc", "rax", "rdx", "r8"
+		: refused, aborted);
+	return 1;
+refused:
+	return 0;
+aborted:
+	return -1;
+}
+#endif /* MAPREG_HAVE_RSEQ */
+
+/*
+ * The fast paths' first try, inline: a hit in this CPU's magazine with
+ * rseq.  False means nothing happened: the caller runs the whole algorithm
+ * (cache_take, cache_put), which tries the magazine again among the rest.
+ */
+static inline bool cache_take_fast(struct magazines *m, uint32_t count, uint32_t *first)
+{
+#ifdef MAPREG_HAVE_RSEQ
+	int cpu = rseq_cpu();
+
+	return m->rseq && count - 1 < CACHE_CLASSES && cpu >= 0 && (unsigned int)cpu < m->cpus &&
+	       rseq_pop(magazine(m, (unsigned int)cpu), cpu, count, first) > 0;
+#else
+	(void)m, (void)count, (void)first;
+	return false;
+#endif
+}
+
+static inline bool cache_put_fast(struct magazines *m, uint32_t first, uint32_t count)
+{
+#ifdef MAPREG_HAVE_RSEQ
+	int cpu = rseq_cpu();
+
+	if (!m->rseq || count - 1 >= CACHE_CLASSES || cpu < 0 || (unsigned int)cpu >= m->cpus)
+		return false;
+	struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
+	uint32_t limit = atomic_load_explicit(&cache->limit, memory_order_relaxed);
+	return limit >= count &&
+	       rseq_push(cache, cpu, count, first, limit - count, m->waiters, &m->tight) > 0;
+#else
+	(void)m, (void)first, (void)count;
+	return false;
+#endif
+}
 
 #endif /* MAPREG_CACHE_H */

@@ -14,12 +14,53 @@
  */
 bool channel_take(struct lf_adapter *adapter, unsigned int from)
 {
-	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != from)
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+
+	if (CH_STATE(word) != from)
 		return false;
 	PERTURB();
-	return atomic_compare_exchange_strong_explicit(&adapter->channel, &from, CH_HELD,
+	return atomic_compare_exchange_strong_explicit(&adapter->channel, &word,
+						       CH_WITH(word, CH_HELD),
 						       memory_order_acq_rel,
 						       memory_order_relaxed);
+}
+
+/*
+ * The holder's release of the channel as `state` (FREE or PARKED): a seq_cst
+ * exchange, which is both the release of our use of the channel to the next
+ * taker and our half of the Dekker pair with the enqueuer (which exchanges
+ * the tail, links, fences, then reads the channel): one locked instruction
+ * where a store and a fence were two.  With the seq_cst load of the link the
+ * caller makes next, if we miss its link its fence follows our exchange in
+ * the single order, and its channel read sees our release.  The holder alone
+ * writes a held word, so the relaxed load reads our own counts.
+ */
+static void channel_release(struct lf_adapter *adapter, unsigned int state)
+{
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+
+	atomic_exchange_explicit(&adapter->channel, CH_WITH(word, state), memory_order_seq_cst);
+}
+
+/*
+ * After releasing the channel as `state`, with `owed` the link an enqueuer
+ * may still owe us: true if we are done (nothing was linked, or another
+ * thread took the channel, and with it this duty); false if we took it back
+ * to serve what was linked meanwhile.
+ */
+static bool channel_released(struct lf_adapter *adapter, unsigned int state,
+			     struct cds_wfcq_node *owed)
+{
+	PAUSE(PAUSE_PASS_ON_RELEASED);
+	PERTURB();
+	/*
+	 * TSan: `owed` may be a node we never dequeued; its enqueuer released
+	 * it before linking it (rcu.h), and we reached it through that link.
+	 */
+	tsan_acquire(owed);
+	if (wfcq_link_sc(owed) == NULL)
+		return true;	/* empty, or its enqueuer will try the channel */
+	return !channel_take(adapter, state);
 }
 
 /*
@@ -77,6 +118,7 @@ void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 			    struct grant_list *granted)
 {
 	struct __cds_wfcq_head *queue = &adapter->channel_queue;
+	bool reading = false;
 
 	for (;;) {
 		PERTURB();
@@ -102,41 +144,37 @@ void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 			if (wfcq_untouched(queue, &adapter->channel_queue_tail))
 				release_as = CH_FREE;
 		} else {
+			/*
+			 * Nodes: a queued one stays allocated while we hold the
+			 * channel (we are its queue's one consumer), but once we
+			 * let go, the next holder may grant it and its runner free
+			 * it.  So from here to our last look at `owed`, we read
+			 * inside an RCU read-side section.  The empty queue's
+			 * case needs none: the head is the adapter's, and the
+			 * caller keeps the adapter alive (lf_end_hold).
+			 */
+			if (!reading) {
+				rcu_enter();
+				reading = true;
+			}
 			struct cds_wfcq_node *qnode = channel_dequeue(adapter);
 			if (qnode != CDS_WFCQ_WOULDBLOCK) {
 				struct lf_node *node = node_of_queue(qnode);
 
 				if (channel_hand_to(pool, node, granted))
-					return;
+					break;
 				node_release_cancelled(node);	/* it was cancelled */
 				continue;
 			}
 		}
 		PAUSE(PAUSE_PASS_ON_DECIDED);
 		PERTURB();
-		/*
-		 * A seq_cst exchange: the release of our use of the channel to
-		 * the next taker, and our half of the Dekker pair with the
-		 * enqueuer (which exchanges the tail, links, fences, then reads
-		 * the channel): one locked instruction where a store and a fence
-		 * were two instructions.  With the seq_cst load of the link
-		 * below, if we miss its link its fence follows our exchange in
-		 * the single order, and its channel read sees our release.
-		 */
-		atomic_exchange_explicit(&adapter->channel, release_as, memory_order_seq_cst);
-		PAUSE(PAUSE_PASS_ON_RELEASED);
-		PERTURB();
-		/*
-		 * TSan: `owed` may be a node we never dequeued; its enqueuer
-		 * released it before linking it (rcu.h), and we reached it
-		 * through that link.
-		 */
-		tsan_acquire(owed);
-		if (wfcq_link_sc(owed) == NULL)
-			return;		/* empty, or its enqueuer will try the channel */
-		if (!channel_take(adapter, release_as))
-			return;		/* someone took it, and with it this duty */
+		channel_release(adapter, release_as);
+		if (channel_released(adapter, release_as, owed))
+			break;
 	}
+	if (reading)
+		rcu_leave();
 }
 
 /*
@@ -159,12 +197,13 @@ void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 			      struct grant_list *granted)
 {
-	unsigned int free_channel = CH_FREE;
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 
-	if (atomic_load_explicit(&adapter->channel, memory_order_relaxed) != CH_FREE)
+	if (CH_STATE(word) != CH_FREE)
 		return false;
 	PERTURB();
-	if (!atomic_compare_exchange_strong_explicit(&adapter->channel, &free_channel, CH_HELD,
+	if (!atomic_compare_exchange_strong_explicit(&adapter->channel, &word,
+						     CH_WITH(word, CH_HELD),
 						     memory_order_seq_cst,
 						     memory_order_relaxed))
 		return false;
@@ -176,10 +215,65 @@ bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 	return false;
 }
 
-/* A hold (KEPT, SYNC) publishes its base before the state: release. */
+static uint64_t run_word(mapreg_base base)
+{
+	return base.first | (uint64_t)base.count << 32;
+}
+
+/*
+ * A hold (KEPT, SYNC) begins: its run, then the state with the hold count
+ * raised (the channel word), released together by the store.
+ */
 void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base base)
 {
-	adapter->holder_base = base;
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+
+	atomic_store_explicit(&adapter->holder_run, run_word(base), memory_order_relaxed);
 	PERTURB();
-	atomic_store_explicit(&adapter->channel, state, memory_order_release);
+	atomic_store_explicit(&adapter->channel, CH_WITH(word + CH_ONE_HOLD, state),
+			      memory_order_release);
+}
+
+/* The run of the hold the caller has just taken the channel from (acquire). */
+mapreg_base channel_held_run(struct lf_adapter *adapter)
+{
+	uint64_t run = atomic_load_explicit(&adapter->holder_run, memory_order_relaxed);
+
+	return (mapreg_base){ (uint32_t)run, (uint32_t)(run >> 32) };
+}
+
+/*
+ * Ends a C8 hold whose run the caller keeps (free_adapter_object with
+ * DEALLOCATE_OBJECT_KEEP_REGISTERS, C24): false if no C8 hold is open.
+ * With nobody queued it is one compare-and-swap, SYNC -> FREE, where taking
+ * the channel back and then releasing it would be two: the CAS is the whole of both, the claim that this hold is ours to end
+ * (one of two racing ends wins, and the hold count in the word fails a CAS
+ * against a later hold) and, being seq_cst, the release half of the Dekker
+ * pair with enqueuers (channel_release).  The run's record is stored after
+ * (registers_keep): the registers stay claimed, so nobody else can reach
+ * it, and it is ours to free once this returns; destroy, which would look
+ * for it, is not ours to race with (C28).
+ */
+bool channel_end_sync_keeping_run(struct lf_pool *pool, struct lf_adapter *adapter,
+				  mapreg_base *base, struct grant_list *granted)
+{
+	struct __cds_wfcq_head *queue = &adapter->channel_queue;
+	/* Acquire: the run of the hold, written before its SYNC (channel_hold). */
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_acquire);
+
+	if (CH_STATE(word) != CH_SYNC)
+		return false;
+	*base = channel_held_run(adapter);
+	bool idle = wfcq_link(&queue->node) == NULL &&
+		    wfcq_untouched(queue, &adapter->channel_queue_tail);
+	PAUSE(PAUSE_PASS_ON_DECIDED);
+	PERTURB();
+	if (!atomic_compare_exchange_strong_explicit(&adapter->channel, &word,
+						     CH_WITH(word, idle ? CH_FREE : CH_HELD),
+						     memory_order_seq_cst, memory_order_relaxed))
+		return false;					/* C24: ended already */
+	registers_keep(adapter, map_of(pool), *base);
+	if (!idle || !channel_released(adapter, CH_FREE, &queue->node))
+		channel_pass_on(pool, adapter, granted);
+	return true;
 }

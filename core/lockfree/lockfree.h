@@ -5,8 +5,8 @@
  * with the proofs is core/README.md.  In short:
  *
  * Registers (registers.c): per-CPU magazines (cache.c) in front of a chunked
- * bitmap claimed by compare-and-swap (regmap.c), published with RCU so that
- * grow can swap a larger map in under load.
+ * bitmap claimed by compare-and-swap (regmap.c), whose chunks never move, so
+ * that grow adds to it under load and readers need no RCU.
  *
  * Channel (per adapter, channel.c): `channel` is FREE, HELD (by a request
  * that has not answered yet, or by a thread passing it on), KEPT
@@ -44,13 +44,14 @@
  *    thread holding `polling` dequeues the poll queue;
  *  - a node is freed only after its transfer's pointer to it is
  *    unpublished, and after an RCU grace period that starts then;
- *  - the sum of an adapter's runs_freed <= its runs_kept, equal when no
- *    kept run is outstanding (C3).
+ *  - a run kept through an adapter has a record naming the adapter until
+ *    it is freed (regmap.h): destroy looks for one (C3).
  */
 #ifndef MAPREG_LOCKFREE_H
 #define MAPREG_LOCKFREE_H
 
 #include <pthread.h>
+#include <urcu/list.h>
 
 #include "base/backend.h"
 #include "base/cpu.h"
@@ -116,13 +117,15 @@ struct lf_cpu {
 
 struct lf_pool {
 	struct mapreg_pool head;
-	_Atomic(struct regmap *) map;		/* RCU-published: release / acquire */
+	struct regmap map;			/* for the pool's life: regmap.h */
 	struct lf_cpu *cpu;
 	unsigned int cpus;
 	struct magazines magazines;		/* in cpu[]: cache.h */
 	/* Counters of a thread on a CPU beyond `cpus` (rseq mode): relaxed. */
 	_Atomic uint64_t spare_counters[LF_COUNTERS];
-	pthread_mutex_t admin;			/* grow only; never on a request path */
+	pthread_mutex_t admin;			/* grow, adapters, stats; never a request's */
+	struct cds_list_head adapters;		/* live adapters, for their grant counts */
+	uint64_t grants_retired;		/* in-place grants of destroyed adapters */
 
 	struct __cds_wfcq_head register_queue;
 	struct cds_wfcq_tail register_queue_tail;
@@ -141,10 +144,39 @@ struct lf_pool {
 	atomic_long waiting_channel, waiting_registers;
 };
 
+/*
+ * The channel word: the state (enum channel_state) in its low bits and,
+ * above them, the count of C8 holds begun.  Only the holder writes the word
+ * while the channel is held; everyone else changes it by compare-and-swap
+ * from FREE, PARKED, SYNC or KEPT.  The count makes the word of every C8
+ * hold new: a thread that read a SYNC word and its holder_run cannot end a
+ * later hold with that run by mistake (two threads ending one hold, C24),
+ * since its compare-and-swap fails.
+ */
+#define CH_STATE_BITS 3u
+#define CH_STATE_MASK ((1ull << CH_STATE_BITS) - 1)
+#define CH_STATE(word) ((unsigned int)((word) & CH_STATE_MASK))
+#define CH_WITH(word, state) (((word) & ~CH_STATE_MASK) | (state))
+#define CH_ONE_HOLD (1ull << CH_STATE_BITS)
+
 struct lf_adapter {
 	struct mapreg_adapter head __attribute__((aligned(64)));	/* first: backend.h */
-	atomic_uint channel;			/* enum channel_state */
-	mapreg_base holder_base;		/* published by KEPT/SYNC (release) */
+	_Atomic uint64_t channel;		/* the channel word, above */
+	/*
+	 * The run of the open C8 or KEEP_OBJECT hold, first | count << 32:
+	 * written by the holder before its release store of SYNC or KEPT,
+	 * read after an acquire load of that word (relaxed itself: only the
+	 * channel word's compare-and-swap decides whose hold it is).
+	 */
+	_Atomic uint64_t holder_run;
+	/*
+	 * Grants made at submission (C27), on the channel's line: only the
+	 * channel's holder makes one, so a load and a store count it, ordered
+	 * between holders by the hand-over.  Read by stats (relaxed: C27
+	 * orders nothing); queued grants count per CPU (count()).
+	 */
+	_Atomic uint64_t grants_in_place;
+	struct cds_list_head link;		/* pool->adapters, under pool->admin */
 
 	struct __cds_wfcq_head channel_queue;
 	struct cds_wfcq_tail channel_queue_tail;
@@ -153,21 +185,6 @@ struct lf_adapter {
 	struct cds_wfcq_tail poll_queue_tail;
 	atomic_uint poll_pending;		/* nodes granted, not yet popped (grant) */
 	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
-
-	/*
-	 * Runs kept through this adapter (C23) and freed since, for destroy
-	 * (C3).  runs_kept is written only by the channel's holder (a keep
-	 * happens while the routine's runner or the C8 caller holds it), so a
-	 * load and a store suffice, ordered between holders by the channel's
-	 * hand-over like holder_base.  Frees come from any thread: each adds
-	 * to its CPU's slot of runs_freed (pool->cpus of them and a spare,
-	 * percpu_add_one) after its record CAS, with release, so that destroy,
-	 * which sums them with acquire, sees the freer done with the run.
-	 * Every counted free follows its keep (the record store is released
-	 * after the count), so the sum never passes runs_kept.
-	 */
-	atomic_ulong runs_kept;
-	struct lf_percpu *runs_freed;
 };
 
 static inline struct lf_pool *pool_of(const struct mapreg_pool *pool)
@@ -197,8 +214,7 @@ static inline struct lf_cpu *this_cpu(struct lf_pool *pool)
 
 static inline struct regmap *map_of(struct lf_pool *pool)
 {
-	/* Acquire (rcu_dereference): the directory and chunks are initialized. */
-	return atomic_load_explicit(&pool->map, memory_order_acquire);
+	return &pool->map;
 }
 
 /*
@@ -239,6 +255,17 @@ static inline void count(struct lf_pool *pool, enum lf_counter counter)
 		return;
 	percpu_add_one(pool, &pool->cpu[0].counters[counter], sizeof(*pool->cpu),
 		       &pool->spare_counters[counter]);
+}
+
+/* A grant made at submission, by the channel's holder (struct lf_adapter). */
+static inline void count_grant_in_place(struct lf_adapter *adapter)
+{
+	if (FAULT(FAULT_STATS_SKEW))
+		return;
+	atomic_store_explicit(&adapter->grants_in_place,
+			      atomic_load_explicit(&adapter->grants_in_place,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
 /* Node states: acquire on read and acq_rel on change, so that the winner of
@@ -284,14 +311,40 @@ void node_release_cancelled(struct lf_node *node);
 
 /* registers.c: claims and returns, magazine first; the wait queue (C12-C14). */
 void registers_waiter_raise(struct lf_pool *pool);
-uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
-			 struct grant_list *granted);
-void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
-		      struct grant_list *granted);
+uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t count,
+			      struct grant_list *granted);
+void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base base,
+			   struct grant_list *granted);
+
+/*
+ * Claims `count` registers (C12 is the caller's: nobody waits, or it serves
+ * the head waiter): REGMAP_NONE if none fit.  Inline, the magazine's hit.
+ */
+static inline uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
+				       struct grant_list *granted)
+{
+	uint32_t first;
+
+	if (!pool->head.first_fit && cache_take_fast(&pool->magazines, count, &first))
+		return first;
+	return registers_claim_slow(pool, map, count, granted);
+}
+
+/* Gives a run back, serving waiters (C13, C14).  Inline, the magazine's put. */
+static inline void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
+				    struct grant_list *granted)
+{
+	if (!pool->head.first_fit && cache_put_fast(&pool->magazines, base.first, base.count))
+		return;		/* nobody can be stranded by it (cache.h) */
+	registers_return_slow(pool, map, base, granted);
+}
 void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapreg_base base);
 
 void serve(struct lf_pool *pool, struct grant_list *granted);
 void wait_for_registers(struct lf_pool *pool, struct lf_node *node, struct grant_list *granted);
+
+/* The ops (ops.c puts them in the table). */
+BACKEND_DECLARE(lf);
 
 /* poll.c: where a granted node goes (C16, C29). */
 void grant(struct lf_pool *pool, struct lf_node *node, struct grant_list *granted);
@@ -303,8 +356,9 @@ bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		     struct grant_list *granted);
 void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base base);
+mapreg_base channel_held_run(struct lf_adapter *adapter);
+bool channel_end_sync_keeping_run(struct lf_pool *pool, struct lf_adapter *adapter,
+				  mapreg_base *base, struct grant_list *granted);
 
-/* The ops (ops.c puts them in the table). */
-BACKEND_DECLARE(lf);
 
 #endif /* MAPREG_LOCKFREE_H */

@@ -15,19 +15,16 @@ mapreg_status lf_pool_create(const mapreg_pool_config *cfg, struct mapreg_pool *
 		return MAPREG_NO_MEMORY;
 	pool->cpus = cpus > 0 ? (unsigned int)cpus : 1;
 	pool->cpu = aligned_alloc(64, pool->cpus * sizeof(*pool->cpu));
-	struct regmap *map = regmap_create(NULL, cfg->registers);
-	if (pool->cpu == NULL || map == NULL) {
+	if (pool->cpu == NULL || !regmap_init(&pool->map, cfg->registers)) {
 		free(pool->cpu);
-		if (map != NULL)
-			regmap_destroy(map, true);
 		free(pool);
 		return MAPREG_NO_MEMORY;
 	}
-	atomic_init(&pool->map, map);
 	memset(pool->cpu, 0, pool->cpus * sizeof(*pool->cpu));
 	cache_init(&pool->magazines, &pool->cpu[0].cache, sizeof(*pool->cpu), pool->cpus,
 		   &pool->waiting_registers, cfg->registers);
 	pthread_mutex_init(&pool->admin, NULL);
+	CDS_INIT_LIST_HEAD(&pool->adapters);
 	__cds_wfcq_init(&pool->register_queue, &pool->register_queue_tail);
 	*out = &pool->head;
 	return MAPREG_OK;
@@ -49,16 +46,10 @@ void lf_pool_destroy(struct mapreg_pool *head)
 	if (pool->register_head != NULL)
 		node_release_cancelled(pool->register_head);
 	queue_free_all(&pool->register_queue, &pool->register_queue_tail);
-	regmap_destroy(atomic_load_explicit(&pool->map, memory_order_relaxed), true);
+	regmap_fini(&pool->map);
 	pthread_mutex_destroy(&pool->admin);
 	free(pool->cpu);
 	free(pool);
-}
-
-static void regmap_free_rcu(struct rcu_head *head)
-{
-	rcu_grace_period_ended();
-	regmap_destroy(caa_container_of(head, struct regmap, rcu), false);
 }
 
 mapreg_status lf_pool_grow(struct mapreg_pool *head, uint32_t registers,
@@ -68,19 +59,14 @@ mapreg_status lf_pool_grow(struct mapreg_pool *head, uint32_t registers,
 	mapreg_status status = MAPREG_OK;
 
 	pthread_mutex_lock(&pool->admin);		/* grows take turns */
-	struct regmap *old = atomic_load_explicit(&pool->map, memory_order_relaxed);
-	if (registers < old->registers) {
+	uint32_t current = regmap_registers(&pool->map);
+	if (registers < current) {
 		status = MAPREG_INVALID_PARAMETER;	/* a concurrent grow won */
-	} else if (registers > old->registers) {
-		struct regmap *map = regmap_create(old, registers);
-		if (map == NULL) {
+	} else if (registers > current) {
+		if (!regmap_grow(&pool->map, registers))
 			status = MAPREG_NO_MEMORY;
-		} else {
-			/* Release (rcu_assign_pointer): readers see the map whole. */
-			atomic_store_explicit(&pool->map, map, memory_order_release);
+		else
 			cache_set_limit(&pool->magazines, registers);
-			rcu_free_later(&old->rcu, regmap_free_rcu);
-		}
 	}
 	pthread_mutex_unlock(&pool->admin);
 	if (status == MAPREG_OK)
@@ -90,38 +76,20 @@ mapreg_status lf_pool_grow(struct mapreg_pool *head, uint32_t registers,
 
 uint32_t lf_pool_registers(const struct mapreg_pool *head)
 {
-	struct lf_pool *pool = pool_of(head);
-
-	rcu_enter();
-	uint32_t registers = map_of(pool)->registers;
-	rcu_leave();
-	return registers;
+	return regmap_registers(map_of(pool_of(head)));
 }
 
 mapreg_status lf_adapter_init(struct mapreg_pool *head_pool, struct mapreg_adapter *head)
 {
 	struct lf_pool *pool = pool_of(head_pool);
 	struct lf_adapter *adapter = adapter_of(head);
-	size_t size = (pool->cpus + 1) * sizeof(*adapter->runs_freed);
 
-	adapter->runs_freed = aligned_alloc(64, size);
-	if (adapter->runs_freed == NULL)
-		return MAPREG_NO_MEMORY;
-	memset(adapter->runs_freed, 0, size);
 	__cds_wfcq_init(&adapter->channel_queue, &adapter->channel_queue_tail);
 	__cds_wfcq_init(&adapter->poll_queue, &adapter->poll_queue_tail);
+	pthread_mutex_lock(&pool->admin);
+	cds_list_add_tail(&adapter->link, &pool->adapters);
+	pthread_mutex_unlock(&pool->admin);
 	return MAPREG_OK;
-}
-
-/* Whether a run kept through the adapter is not freed yet (C3); the channel's holder asks. */
-static bool adapter_keeps_runs(struct lf_pool *pool, struct lf_adapter *adapter)
-{
-	uint64_t freed = 0;
-
-	for (unsigned int cpu = 0; cpu <= pool->cpus; cpu++)
-		freed += atomic_load_explicit(&adapter->runs_freed[cpu].value,
-					      memory_order_acquire);
-	return freed != atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed);
 }
 
 mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
@@ -138,14 +106,19 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	if (atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0 ||
 	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
-	if (adapter_keeps_runs(pool, adapter)) {
+	/*
+	 * A run kept through the adapter is outstanding while its record
+	 * names the adapter.  Every keep happened while its maker held the
+	 * channel, so before we took it; every free of one is a call on this
+	 * adapter, and C28 puts those before destroy.  So the records say it
+	 * exactly, and destroy, no request path, reads them all.
+	 */
+	if (regmap_kept_by(map_of(pool), head->id)) {
 		/*
 		 * Give the channel back the one safe way: requests may have
 		 * queued for it since we took it (they found it HELD).
 		 */
-		rcu_enter();
 		channel_pass_on(pool, adapter, granted);
-		rcu_leave();
 		return MAPREG_BUSY;				/* C3 */
 	}
 	/*
@@ -165,6 +138,10 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	 * freeing thread).  Destroy is no request path: it waits for them.
 	 */
 	rcu_wait_for_readers();
-	free(adapter->runs_freed);
+	pthread_mutex_lock(&pool->admin);
+	cds_list_del(&adapter->link);
+	pool->grants_retired += atomic_load_explicit(&adapter->grants_in_place,
+						     memory_order_relaxed);
+	pthread_mutex_unlock(&pool->admin);
 	return MAPREG_OK;
 }

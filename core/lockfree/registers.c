@@ -17,7 +17,7 @@ static uint32_t this_cpu_hint(struct lf_pool *pool, struct regmap *map)
 {
 	uint64_t cpu = (uint64_t)(this_cpu(pool) - pool->cpu);
 
-	return pool->head.first_fit ? 0 : (uint32_t)(map->registers * cpu / pool->cpus) & ~7u;
+	return pool->head.first_fit ? 0 : (uint32_t)(regmap_registers(map) * cpu / pool->cpus) & ~7u;
 }
 
 /*
@@ -28,8 +28,8 @@ static uint32_t this_cpu_hint(struct lf_pool *pool, struct regmap *map)
  * for a round if anyone waits (C13).  In the serving thread itself that
  * only makes it serve once more.
  */
-uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t count,
-				struct grant_list *granted)
+uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t count,
+			      struct grant_list *granted)
 {
 	uint32_t first = REGMAP_NONE, moved = 0;
 	bool rolled_back = false, again = false;
@@ -58,8 +58,8 @@ uint32_t registers_claim(struct lf_pool *pool, struct regmap *map, uint32_t coun
 }
 
 /* Gives a run back: to this CPU's magazine unless someone waits (C13). */
-void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base,
-			     struct grant_list *granted)
+void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base base,
+			   struct grant_list *granted)
 {
 	enum cache_put put = PUT_REFUSED;
 	uint32_t moved = 0;
@@ -79,16 +79,15 @@ void registers_return(struct lf_pool *pool, struct regmap *map, mapreg_base base
 		serve(pool, granted);
 }
 
-/* Leaves a run to the caller (C19, C24): recorded for mapreg_free_map_registers. */
+/*
+ * Leaves a run to the caller (C19, C24): its record, for
+ * mapreg_free_map_registers and for destroy (C3).  Release: the freer's
+ * compare-and-swap (acquire) sees the run whole.
+ */
 void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapreg_base base)
 {
 	if (base.count == 0)
-		return;
-	/* The holder's count (struct lf_adapter), before the record that frees it. */
-	atomic_store_explicit(&adapter->runs_kept,
-			      atomic_load_explicit(&adapter->runs_kept, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	/* Release: the freer's compare-and-swap (acquire) sees the run whole. */
+		return;					/* C4: nothing to keep */
 	atomic_store_explicit(regmap_run(map, base.first),
 			      RUN_RECORD(adapter->head.id, base.count | RUN_KEPT),
 			      memory_order_release);

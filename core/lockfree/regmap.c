@@ -27,46 +27,52 @@ static uint64_t run_mask(uint32_t offset, uint32_t span)
 	return (span == REGMAP_WORD_BITS ? ~0ull : ((1ull << span) - 1)) << offset;
 }
 
-struct regmap *regmap_create(const struct regmap *old, uint32_t registers)
+/* Adds chunks up to `registers` to the directory; false (none added) on ENOMEM. */
+static bool add_chunks(struct regmap *map, uint32_t registers)
 {
 	uint32_t chunks = (registers + REGMAP_CHUNK - 1) >> REGMAP_CHUNK_SHIFT;
-	uint32_t reused = old ? old->chunks_used : 0;
-	struct regmap *map = calloc(1, sizeof(*map));
 
-	if (map == NULL)
-		return NULL;
-	map->registers = registers;
-	map->chunks_used = chunks;
-	map->chunks = old ? old->chunks : calloc(REGMAP_MAX_CHUNKS, sizeof(map->chunks[0]));
-	if (map->chunks == NULL) {
-		free(map);
-		return NULL;
-	}
-	for (uint32_t i = reused; i < chunks; i++) {
-		/* Unpublished until the map is: a plain store suffices. */
+	for (uint32_t i = map->chunks_used; i < chunks; i++) {
+		/* Unseen until `registers` covers it (release): a plain store suffices. */
 		map->chunks[i] = calloc(1, sizeof(struct regmap_chunk));
 		if (map->chunks[i] == NULL) {
-			while (i-- > reused) {
+			while (i-- > map->chunks_used) {
 				free(map->chunks[i]);
 				map->chunks[i] = NULL;
 			}
-			if (old == NULL)
-				free(map->chunks);
-			free(map);
-			return NULL;
+			return false;
 		}
 	}
-	return map;
+	map->chunks_used = chunks > map->chunks_used ? chunks : map->chunks_used;
+	return true;
 }
 
-void regmap_destroy(struct regmap *map, bool everything)
+bool regmap_init(struct regmap *map, uint32_t registers)
 {
-	if (everything) {
-		for (uint32_t i = 0; i < map->chunks_used; i++)
-			free(map->chunks[i]);
+	map->chunks_used = 0;
+	map->chunks = calloc(REGMAP_MAX_CHUNKS, sizeof(map->chunks[0]));
+	if (map->chunks == NULL || !add_chunks(map, registers)) {
 		free(map->chunks);
+		return false;
 	}
-	free(map);
+	atomic_init(&map->registers, registers);
+	return true;
+}
+
+bool regmap_grow(struct regmap *map, uint32_t registers)
+{
+	if (!add_chunks(map, registers))
+		return false;
+	/* Release: a reader that sees the new size sees its chunks. */
+	atomic_store_explicit(&map->registers, registers, memory_order_release);
+	return true;
+}
+
+void regmap_fini(struct regmap *map)
+{
+	for (uint32_t i = 0; i < map->chunks_used; i++)
+		free(map->chunks[i]);
+	free(map->chunks);
 }
 
 /* First bit in [from, limit) equal to `set` in a relaxed snapshot, or limit. */
@@ -132,10 +138,9 @@ static uint32_t claim_range(struct regmap *map, uint32_t first, uint32_t count)
 
 /* First fit among runs starting in [start, end). */
 static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t start,
-				uint32_t end, uint32_t boundary, bool *rolled_back)
+				uint32_t end, uint32_t limit, uint32_t boundary,
+				bool *rolled_back)
 {
-	uint32_t limit = map->registers;
-
 	while ((start = find_next(map, start, end, false)) < end && limit - start >= count) {
 		uint32_t fit = run_start_within_boundary(start, count, boundary);	/* C30 */
 		if (fit != start) {
@@ -158,25 +163,41 @@ static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t sta
 uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, uint32_t boundary,
 		      bool *rolled_back)
 {
-	uint32_t first = REGMAP_NONE;
+	uint32_t first = REGMAP_NONE, limit = regmap_registers(map);
 
 	*rolled_back = false;
-	if (count > map->registers)
+	if (count > limit)
 		return REGMAP_NONE;
-	if (hint < map->registers)
-		first = claim_first_fit(map, count, hint, map->registers, boundary, rolled_back);
+	if (hint < limit)
+		first = claim_first_fit(map, count, hint, limit, limit, boundary, rolled_back);
 	if (first == REGMAP_NONE)
-		first = claim_first_fit(map, count, 0, hint < map->registers ? hint : map->registers,
-					boundary, rolled_back);
+		first = claim_first_fit(map, count, 0, hint < limit ? hint : limit, limit, boundary,
+					rolled_back);
 	return first;
 }
 
 uint32_t regmap_unclaimed(struct regmap *map)
 {
-	uint32_t claimed = 0;
+	uint32_t claimed = 0, registers = regmap_registers(map);
 
-	for (uint32_t bit = 0; bit < map->registers; bit += REGMAP_WORD_BITS)
+	for (uint32_t bit = 0; bit < registers; bit += REGMAP_WORD_BITS)
 		claimed += (uint32_t)__builtin_popcountll(
 			atomic_load_explicit(word_of(map, bit), memory_order_relaxed));
-	return map->registers - claimed;
+	return registers - claimed;
+}
+
+bool regmap_kept_by(struct regmap *map, uint32_t owner)
+{
+	uint32_t registers = regmap_registers(map);
+
+	for (uint32_t chunk = 0; chunk << REGMAP_CHUNK_SHIFT < registers; chunk++) {
+		_Atomic uint64_t *runs = map->chunks[chunk]->runs;
+		bool found = false;
+
+		for (uint32_t i = 0; i < REGMAP_CHUNK; i++)
+			found |= atomic_load_explicit(&runs[i], memory_order_relaxed) >> 32 == owner;
+		if (found)
+			return true;
+	}
+	return false;
 }

@@ -6,13 +6,12 @@
  *
  * The map is cut into chunks of REGMAP_CHUNK registers that never move,
  * found through a directory with room for MAPREG_MAX_REGISTERS that never
- * moves either (32 KiB per pool): so any register number, however it was
- * obtained, is addressed the same way through any map (a run claimed under a
- * grown map may be flushed from a magazine by a thread holding an older one).
- * What grow replaces is the map itself, `struct regmap`: the size and chunk
- * count the fast paths read, published with RCU (release) and freed after a
- * grace period (C25).  Chunks are written into the directory before the map
- * that covers them is published.
+ * moves either (32 KiB per pool), and the map itself lives as long as its
+ * pool: so no reader needs RCU to use it, and any register number, however
+ * it was obtained, is addressed the same way at any time.  Grow (C25)
+ * writes new chunks into the directory, then raises `registers` with a
+ * release store; readers load `registers` with acquire, so every chunk
+ * below the size they read is there.
  *
  * Memory: a chunk is 1 bit + 8 bytes per register (the run records), plus
  * the fixed directory.  A 2^20-register pool: 8.16 MiB, or 8.16 bytes per
@@ -33,7 +32,7 @@
 
 #include <mapreg.h>
 
-#include "base/rcu.h"
+#include <stdbool.h>
 
 #define REGMAP_CHUNK_SHIFT 12u
 #define REGMAP_CHUNK (1u << REGMAP_CHUNK_SHIFT)
@@ -48,21 +47,24 @@ struct regmap_chunk {
 #define REGMAP_MAX_CHUNKS (MAPREG_MAX_REGISTERS / REGMAP_CHUNK)
 
 struct regmap {
-	uint32_t registers;
-	uint32_t chunks_used;
-	struct regmap_chunk **chunks;		/* the pool's fixed directory */
-	struct rcu_head rcu;
+	_Atomic uint32_t registers;		/* grows only: release / acquire */
+	uint32_t chunks_used;			/* grow's, under the pool's admin lock */
+	struct regmap_chunk **chunks;		/* the fixed directory */
 };
 
 #define RUN_RECORD(owner, count) (((uint64_t)(owner) << 32) | (count))
 
-/*
- * A map of `registers`: a new directory when `old` is NULL, else `old`'s
- * directory with chunks added as needed.  NULL on ENOMEM, `old` untouched.
- */
-struct regmap *regmap_create(const struct regmap *old, uint32_t registers);
-/* Frees the map; with `everything`, also the directory and chunks (pool destroy). */
-void regmap_destroy(struct regmap *map, bool everything);
+/* A map of `registers`, all free; false on ENOMEM. */
+bool regmap_init(struct regmap *map, uint32_t registers);
+/* Grows to `registers` (more than now; one grower at a time); false on ENOMEM, unchanged. */
+bool regmap_grow(struct regmap *map, uint32_t registers);
+void regmap_fini(struct regmap *map);
+
+/* The size; every chunk below it is in the directory (acquire). */
+static inline uint32_t regmap_registers(struct regmap *map)
+{
+	return atomic_load_explicit(&map->registers, memory_order_acquire);
+}
 
 /*
  * Claims `count` (>= 1) contiguous registers: the first fit at or after
@@ -76,6 +78,8 @@ void regmap_destroy(struct regmap *map, bool everything);
 uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, uint32_t boundary,
 		      bool *rolled_back);
 void regmap_release(struct regmap *map, uint32_t first, uint32_t count);
+/* Whether a run kept by `owner` (RUN_RECORD) is recorded: reads every record. */
+bool regmap_kept_by(struct regmap *map, uint32_t owner);
 /* Registers with a clear bit: exact when nobody changes the map. */
 uint32_t regmap_unclaimed(struct regmap *map);
 

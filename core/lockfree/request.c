@@ -8,14 +8,12 @@
 #include "lockfree/lockfree.h"
 
 /* A submission that took the channel and its registers: no node needed. */
-static mapreg_status submit_granted(struct lf_pool *pool, struct lf_adapter *adapter,
-				    struct request *req, bool sync, bool *granted)
+static mapreg_status submit_granted(struct lf_adapter *adapter, struct request *req,
+				    bool *granted)
 {
 	atomic_store_explicit(&req->state, NS_IN_PLACE, memory_order_relaxed);
-	count(pool, LF_GRANTS);
+	count_grant_in_place(adapter);
 	*granted = true;
-	if (sync && req->fn == NULL)				/* C8: the caller holds */
-		channel_hold(adapter, CH_SYNC, req->base);
 	return MAPREG_OK;
 }
 
@@ -61,44 +59,76 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	return MAPREG_OK;
 }
 
+/*
+ * The channel and `nregs` registers now, if a FREE channel with an empty
+ * queue (taking it overtakes nobody, C11) and registers nobody waits for
+ * (C12) are there: the first register, or REGMAP_NONE (*holds_channel then
+ * tells whether the channel was taken: the caller waits for registers with
+ * it or passes it on).
+ *
+ * No RCU read-side section on this path: the caller's call keeps the
+ * adapter alive, the register map lives as long as the pool, and what reads
+ * nodes (channel_pass_on, serve) enters its own.
+ */
+static inline __attribute__((always_inline))
+uint32_t take_now(struct lf_pool *pool, struct lf_adapter *adapter, uint32_t nregs,
+		  bool *holds_channel, struct grant_list *others)
+{
+	*holds_channel = channel_take_free(pool, adapter, others);
+	if (!*holds_channel)
+		return REGMAP_NONE;
+	if (nregs == 0)
+		return 0;					/* C4 */
+	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_REGISTER_OVERTAKE))
+		return REGMAP_NONE;
+	return registers_claim(pool, map_of(pool), nregs, others);
+}
+
 mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool sync,
 			       bool *granted, struct grant_list *others)
 {
 	struct lf_pool *pool = pool_of(head->pool);
 	struct lf_adapter *adapter = adapter_of(head);
-	mapreg_status status;
+	bool holds_channel;
+	uint32_t first = take_now(pool, adapter, req->nregs, &holds_channel, others);
 
 	*granted = false;
-	rcu_enter();
-	/* A FREE channel with an empty queue: taking it overtakes nobody (C11). */
-	bool holds_channel = channel_take_free(pool, adapter, others);
-	uint32_t first = REGMAP_NONE;
-	if (holds_channel && req->nregs == 0)
-		first = 0;
-	else if (holds_channel &&
-		 (!anyone_waits_for_registers(pool) || FAULT(FAULT_REGISTER_OVERTAKE)))
-		first = registers_claim(pool, map_of(pool), req->nregs, others);	/* C12 */
 	req->base = (mapreg_base){ first, req->nregs };
-
 	if (first != REGMAP_NONE) {
 		/* Claimed before committing: a cancel that marked us wins. */
 		if (!sync && req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 			registers_return(pool, map_of(pool), req->base, others);
 			channel_pass_on(pool, adapter, others);
-			status = MAPREG_CANCELLED;
-		} else {
-			status = submit_granted(pool, adapter, req, sync, granted);
+			return MAPREG_CANCELLED;
 		}
-	} else if (sync) {
+		return submit_granted(adapter, req, granted);
+	}
+	if (!sync)
+		return submit_queued(pool, adapter, req, holds_channel, others);
+	if (holds_channel)
+		channel_pass_on(pool, adapter, others);
+	count(pool, LF_SYNC_FAILURES);
+	return MAPREG_INSUFFICIENT_RESOURCES;
+}
+
+mapreg_status lf_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *base,
+		      struct grant_list *others)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	struct lf_adapter *adapter = adapter_of(head);
+	bool holds_channel;
+	uint32_t first = take_now(pool, adapter, nregs, &holds_channel, others);
+
+	if (first == REGMAP_NONE) {
 		if (holds_channel)
 			channel_pass_on(pool, adapter, others);
 		count(pool, LF_SYNC_FAILURES);
-		status = MAPREG_INSUFFICIENT_RESOURCES;
-	} else {
-		status = submit_queued(pool, adapter, req, holds_channel, others);
+		return MAPREG_INSUFFICIENT_RESOURCES;
 	}
-	rcu_leave();
-	return status;
+	*base = (mapreg_base){ first, nregs };
+	count_grant_in_place(adapter);
+	channel_hold(adapter, CH_SYNC, *base);
+	return MAPREG_OK;
 }
 
 bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t generation,
@@ -190,13 +220,24 @@ mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
 	struct lf_pool *pool = pool_of(head->pool);
 	struct lf_adapter *adapter = adapter_of(head);
 
+	if (holder == HOLDER_SYNC && keep_run)
+		return channel_end_sync_keeping_run(pool, adapter, &base, granted)
+		       ? MAPREG_OK : MAPREG_INVALID_PARAMETER;		/* C24 */
 	/* A routine's request holds HELD; a C8 or KEEP_OBJECT holder takes it back. */
 	if (holder != HOLDER_REQUEST) {
 		if (!channel_take(adapter, held_by[holder]))
 			return MAPREG_INVALID_PARAMETER;	/* C22, C24 */
-		base = adapter->holder_base;
+		base = channel_held_run(adapter);
 	}
-	rcu_enter();
+	/*
+	 * A caller's own call keeps the adapter alive to its end (C28); a
+	 * routine's runner is no caller of this adapter's (a free on another
+	 * adapter granted it), and the adapter may be destroyed the moment
+	 * its channel is FREE: the read-side section makes destroy wait for
+	 * our last look at it (lf_adapter_destroy).
+	 */
+	if (holder == HOLDER_REQUEST)
+		rcu_enter();
 	struct regmap *map = map_of(pool);
 	if (keep_run) {
 		registers_keep(adapter, map, base);
@@ -204,7 +245,8 @@ mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
 	} else {
 		release_all(pool, adapter, map, base, granted);
 	}
-	rcu_leave();
+	if (holder == HOLDER_REQUEST)
+		rcu_leave();
 	return MAPREG_OK;
 }
 
@@ -213,10 +255,10 @@ mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base bas
 {
 	struct lf_pool *pool = pool_of(head->pool);
 	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C23 */
-
-	rcu_enter();
 	struct regmap *map = map_of(pool);
-	if (base.first < map->registers && base.count <= map->registers - base.first) {
+	uint32_t registers = regmap_registers(map);
+
+	if (base.first < registers && base.count <= registers - base.first) {
 		_Atomic uint64_t *run = regmap_run(map, base.first);
 		uint64_t kept = RUN_RECORD(head->id, base.count | RUN_KEPT);
 
@@ -230,13 +272,8 @@ mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base bas
 		if (atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
 							    memory_order_relaxed)) {
 			registers_return(pool, map, base, granted);
-			/* Last: destroy may succeed once it sees this (C3). */
-			percpu_add_one(pool, &adapter_of(head)->runs_freed[0].value,
-				       sizeof(struct lf_percpu),
-				       &adapter_of(head)->runs_freed[pool->cpus].value);
 			status = MAPREG_OK;
 		}
 	}
-	rcu_leave();
 	return status;
 }

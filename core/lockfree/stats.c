@@ -12,15 +12,28 @@ static uint64_t sum_counter(const struct lf_pool *pool, enum lf_counter counter)
 	return sum + atomic_load_explicit(&pool->spare_counters[counter], memory_order_relaxed);
 }
 
+/* In-place grants (struct lf_adapter), of live adapters and destroyed ones. */
+static uint64_t grants_in_place(const struct lf_pool *pool)
+{
+	struct lf_pool *writable = (struct lf_pool *)pool;	/* for the mutex */
+	struct lf_adapter *adapter;
+	uint64_t sum;
+
+	pthread_mutex_lock(&writable->admin);
+	sum = pool->grants_retired;
+	cds_list_for_each_entry(adapter, &pool->adapters, link)
+		sum += atomic_load_explicit(&adapter->grants_in_place, memory_order_relaxed);
+	pthread_mutex_unlock(&writable->admin);
+	return sum;
+}
+
 void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
 {
 	struct lf_pool *pool = pool_of(head);
 	uint64_t cached = 0;
 
-	rcu_enter();
 	struct regmap *map = map_of(pool);
-	uint64_t registers = map->registers, unclaimed = regmap_unclaimed(map);
-	rcu_leave();
+	uint64_t unclaimed = regmap_unclaimed(map), registers = regmap_registers(map);
 	cached = cache_held(&pool->magazines);
 	/* Racy by nature (C27): clamp so that a torn moment never underflows. */
 	uint64_t held = registers - unclaimed;
@@ -35,7 +48,7 @@ void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
 		.held = held - cached,
 		.waiting_channel = waiting_channel > 0 ? (uint64_t)waiting_channel : 0,
 		.waiting_registers = waiting_registers > 0 ? (uint64_t)waiting_registers : 0,
-		.grants = sum_counter(pool, LF_GRANTS),
+		.grants = sum_counter(pool, LF_GRANTS) + grants_in_place(pool),
 		.cancels = sum_counter(pool, LF_CANCELS),
 		.sync_failures = sum_counter(pool, LF_SYNC_FAILURES),
 	};
