@@ -21,8 +21,8 @@
  *    A drainer that finds it taken turns TAKEN into FLUSH_WANTED and the
  *    holder's release, an exchange on the same word, sees it and flushes.
  *
- * No stranding (C13): a magazine holds at most `limit` registers (a quarter
- * of the pool shared among the CPUs) and takes nothing while anyone waits
+ * No stranding (C13): a magazine holds at most `limit` registers (at most
+ * a quarter of its CPU's share of the pool) and takes nothing while anyone waits
  * for registers (`waiters`); a serving round whose head does not fit
  * drains every magazine.  A put racing with a waiter:
  *  - rseq: the sequence reads `tight` and `waiters` before it commits.  A
@@ -84,7 +84,7 @@ struct magazines {
 
 void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
 		const atomic_long *waiters, uint32_t registers);
-/* The pool grew to `registers`: each magazine may hold a quarter's share. */
+/* The pool grew to `registers`: each magazine's limit follows (cache.c). */
 void cache_set_limit(struct magazines *m, uint32_t registers);
 
 /*

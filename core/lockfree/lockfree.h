@@ -97,6 +97,10 @@ struct lf_node {
 	struct cds_wfcq_node queue_node;
 	atomic_uint owners;			/* cancelled nodes: 2 -> 0 */
 	struct rcu_head rcu;
+	/* Recycling (node.c): fields no stale reader of a released node reads. */
+	struct lf_node *recycle_next;		/* a CPU's list, or a batch */
+	uint32_t retired_count;			/* the retired list's length at push */
+	struct lf_node *spare_next;		/* the process-wide stack of spares */
 };
 
 /* A counter per CPU, on a line of its own (percpu_add_one). */
@@ -185,6 +189,7 @@ struct lf_adapter {
 	struct cds_wfcq_tail poll_queue_tail;
 	atomic_uint poll_pending;		/* nodes granted, not yet popped (grant) */
 	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
+	atomic_uint eventfd_written;		/* a write may be in the eventfd (poll.c) */
 };
 
 static inline struct lf_pool *pool_of(const struct mapreg_pool *pool)

@@ -1,12 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Nodes: a waiting request's copy, its publication to cancel and its
- * two-owner, RCU-deferred free (lockfree.h: struct lf_node).
+ * two-owner, RCU-deferred release (lockfree.h: struct lf_node).
+ *
+ * Recycling.  A node is reused, not freed, once a grace period has passed
+ * since it was unpublished: freeing each one alone cost every waiting
+ * request a call_rcu (a queue operation, and a futex wake when the call_rcu
+ * thread slept) and a malloc/free pair.  With rseq (base/rseq.h), each CPU
+ * keeps two lists, changed only by restartable sequences on that CPU, so
+ * with no atomic instruction:
+ *  - retired: nodes released on this CPU, newest first, each carrying the
+ *    list's length then; the release that makes it NODE_BATCH long detaches
+ *    the list and hands it to call_rcu as one batch;
+ *  - free: nodes past their grace period, for node_copy.
+ * A batch's callback pushes its nodes on a process-wide stack (pushed by
+ * CAS, taken whole by one exchange, so there is no ABA: liburcu's cds_lfs
+ * does the same, but its inline push computes a member of a NULL head,
+ * which UBSan reports, so these ten lines are ours), keeping
+ * at most NODE_SPARE there and freeing the rest; a CPU whose free list is
+ * empty takes the whole stack.  Nobody but a CPU's own sequences touches
+ * its lists, so nothing needs fencing.  Without rseq, or on a CPU beyond
+ * the table, a node is allocated and freed alone, as before.
+ *
+ * Stale readers (a cancel that loaded the transfer's pointer, a thread that
+ * let go of a channel and looks at a link) read a released node's request
+ * and queue link until the grace period ends: the lists use fields of their
+ * own (recycle_next, retired_count) and the batch's rcu head.
  */
+#include <stddef.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base/transfer.h"
 #include "lockfree/lockfree.h"
+
+#define NODE_BATCH 64u		/* nodes per call_rcu */
+#define NODE_SPARE 4096u	/* most nodes kept on the process-wide stack */
 
 static void node_free_rcu(struct rcu_head *head)
 {
@@ -14,10 +43,221 @@ static void node_free_rcu(struct rcu_head *head)
 	free(caa_container_of(head, struct lf_node, rcu));
 }
 
+#ifdef MAPREG_HAVE_RSEQ
+struct node_cpu {
+	struct lf_node *free;
+	struct lf_node *retired;
+} __attribute__((aligned(64)));
+
+static struct node_cpu *node_cpus;
+static unsigned int node_ncpus;
+static pthread_once_t node_cpus_once = PTHREAD_ONCE_INIT;
+static _Atomic(struct lf_node *) node_spares;	/* past their grace period */
+static atomic_uint node_spare_count;		/* about how many: a bound, not a fact */
+
+static void node_cpus_init(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned int n = cpus > 0 ? (unsigned int)cpus : 1;
+
+	if (!rseq_ready())
+		return;
+	node_cpus = aligned_alloc(64, n * sizeof(*node_cpus));
+	if (node_cpus == NULL)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		node_cpus[i] = (struct node_cpu){ NULL, NULL };
+	node_ncpus = n;
+}
+
+/* This thread's CPU's lists, or NULL (allocate and free alone). */
+static struct node_cpu *node_cpu(int *cpu)
+{
+	pthread_once(&node_cpus_once, node_cpus_init);
+	*cpu = rseq_cpu();
+	return *cpu >= 0 && (unsigned int)*cpu < node_ncpus ? &node_cpus[*cpu] : NULL;
+}
+
+#define NODE_ASM_INPUTS								\
+	[area] "r" (rseq_area()), [cpu] "r" (cpu), [list] "r" (list),		\
+	[next] "i" (offsetof(struct lf_node, recycle_next))
+
+/* Pops a node off *list on `cpu`: 1 (in *out), 0 empty, -1 aborted or elsewhere. */
+static int list_pop(struct lf_node **list, int cpu, struct lf_node **out)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_BEGIN
+		"movq (%[list]), %%rax\n\t"
+		"testq %%rax, %%rax\n\t"
+		"jz %l[empty]\n\t"
+		"movq %c[next](%%rax), %%rdx\n\t"
+		"movq %%rax, (%[out])\n\t"
+		"movq %%rdx, (%[list])\n\t"		/* commit */
+		RSEQ_ASM_END
+		: /* asm goto: no outputs */
+		: NODE_ASM_INPUTS, [out] "r" (out)
+		: "memory", "cc", "rax", "rdx"
+		: empty, aborted);
+	return 1;
+empty:
+	return 0;
+aborted:
+	return -1;
+}
+
+/*
+ * Pushes `node` on *list on `cpu`, its retired_count one more than the old
+ * head's (1 on an empty list): true, or false aborted or elsewhere.
+ */
+static bool list_push(struct lf_node **list, int cpu, struct lf_node *node)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_BEGIN
+		"movq (%[list]), %%rax\n\t"
+		"movl $1, %%edx\n\t"
+		"testq %%rax, %%rax\n\t"
+		"jz 5f\n\t"
+		"movl %c[count](%%rax), %%edx\n\t"
+		"incl %%edx\n\t"
+		"5:\n\t"
+		"movq %%rax, %c[next](%[node])\n\t"
+		"movl %%edx, %c[count](%[node])\n\t"
+		"movq %[node], (%[list])\n\t"		/* commit */
+		RSEQ_ASM_END
+		: /* asm goto: no outputs */
+		: NODE_ASM_INPUTS, [node] "r" (node),
+		  [count] "i" (offsetof(struct lf_node, retired_count))
+		: "memory", "cc", "rax", "rdx"
+		: aborted);
+	return true;
+aborted:
+	return false;
+}
+
+/* Empties *list on `cpu` if `node` is still its head: true, or false. */
+static bool list_detach(struct lf_node **list, int cpu, struct lf_node *node)
+{
+	__asm__ __volatile__ goto (
+		RSEQ_ASM_BEGIN
+		"cmpq %[node], (%[list])\n\t"
+		"jnz %l[moved]\n\t"
+		"movq $0, (%[list])\n\t"		/* commit */
+		RSEQ_ASM_END
+		: /* asm goto: no outputs */
+		: NODE_ASM_INPUTS, [node] "r" (node)
+		: "memory", "cc", "rax"
+		: moved, aborted);
+	return true;
+moved:
+aborted:
+	return false;
+}
+
+/* Release: the node's contents before it can be taken (spares_take). */
+static void spares_push(struct lf_node *node)
+{
+	struct lf_node *head = atomic_load_explicit(&node_spares, memory_order_relaxed);
+
+	do
+		node->spare_next = head;
+	while (!atomic_compare_exchange_weak_explicit(&node_spares, &head, node,
+						      memory_order_release, memory_order_relaxed));
+}
+
+/* Acquire: pairs with spares_push. */
+static struct lf_node *spares_take(void)
+{
+	return atomic_exchange_explicit(&node_spares, NULL, memory_order_acquire);
+}
+
+/* A batch's grace period has ended: its nodes become spares, or are freed. */
+static void node_batch_recycle(struct rcu_head *head)
+{
+	struct lf_node *node = caa_container_of(head, struct lf_node, rcu);
+
+	rcu_grace_period_ended();
+	while (node != NULL) {
+		struct lf_node *next = node->recycle_next;
+
+		/* Relaxed: the count only bounds the stack's size. */
+		if (atomic_load_explicit(&node_spare_count, memory_order_relaxed) < NODE_SPARE) {
+			atomic_fetch_add_explicit(&node_spare_count, 1, memory_order_relaxed);
+			spares_push(node);
+		} else {
+			free(node);
+		}
+		node = next;
+	}
+}
+
+/* A node for node_copy: this CPU's free list, else the spares, else malloc. */
+static struct lf_node *node_alloc(void)
+{
+	struct lf_node *node;
+	int cpu;
+
+	for (;;) {
+		struct node_cpu *mine = node_cpu(&cpu);
+		if (mine == NULL)
+			break;
+		int got = list_pop(&mine->free, cpu, &node);
+		if (got > 0)
+			return node;
+		if (got < 0)
+			continue;
+		/* Empty: take every spare, keep one, give this CPU the rest. */
+		struct lf_node *spare = spares_take(), *next;
+		unsigned int taken = 0;
+
+		if (spare == NULL)
+			break;
+		node = spare;
+		for (spare = spare->spare_next, taken = 1; spare != NULL; spare = next, taken++) {
+			next = spare->spare_next;
+			for (;;) {			/* any CPU's list will do */
+				struct node_cpu *here = node_cpu(&cpu);
+				if (here == NULL) {
+					free(spare);
+					break;
+				}
+				if (list_push(&here->free, cpu, spare))
+					break;
+			}
+		}
+		atomic_fetch_sub_explicit(&node_spare_count, taken, memory_order_relaxed);
+		return node;
+	}
+	return malloc(sizeof(*node));
+}
+
+void node_free(struct lf_node *node)
+{
+	int cpu;
+
+	for (;;) {
+		struct node_cpu *mine = node_cpu(&cpu);
+		if (mine == NULL)
+			break;
+		if (!list_push(&mine->retired, cpu, node))
+			continue;
+		/* The batch is full: detach it, unless the list moved on meanwhile. */
+		if (node->retired_count >= NODE_BATCH && list_detach(&mine->retired, cpu, node))
+			rcu_free_later(&node->rcu, node_batch_recycle);
+		return;
+	}
+	rcu_free_later(&node->rcu, node_free_rcu);
+}
+#else
+static struct lf_node *node_alloc(void)
+{
+	return malloc(sizeof(struct lf_node));
+}
+
 void node_free(struct lf_node *node)
 {
 	rcu_free_later(&node->rcu, node_free_rcu);
 }
+#endif /* MAPREG_HAVE_RSEQ */
 
 /* Unpublishes the transfer's pointer to its copy: before any free (RCU). */
 void node_unpublish(struct lf_node *node)
@@ -39,7 +279,7 @@ void node_release_cancelled(struct lf_node *node)
 
 struct lf_node *node_copy(struct request *req, uint32_t state)
 {
-	struct lf_node *node = malloc(sizeof(*node));
+	struct lf_node *node = node_alloc();
 
 	if (node == NULL)
 		return NULL;

@@ -6,6 +6,36 @@
  */
 #include "lockfree/lockfree.h"
 
+/*
+ * The eventfd is written by the grant that makes a first grant pending, and
+ * drained when the last one is popped (C29).  `eventfd_written` is set after
+ * each write and cleared (exchange) before each drain, so that a poll finding
+ * nothing pending reads the eventfd only when a write may still be in it: a
+ * busy poller makes no system call while idle.  A write whose flag is not set
+ * yet leaves the eventfd readable for that moment; its flag makes the next
+ * poll drain it.
+ */
+static void eventfd_signal(struct lf_adapter *adapter)
+{
+	adapter_eventfd_signal(&adapter->head);
+	/*
+	 * After the write, so that a set flag means a write was made.  The
+	 * system calls are the ordering points; release and acquire keep the
+	 * flag's store and exchange on their side of them on any machine.
+	 */
+	atomic_store_explicit(&adapter->eventfd_written, 1, memory_order_release);
+}
+
+/* Drains the eventfd if a write may be in it: true if it read it. */
+static bool eventfd_drain_written(struct lf_adapter *adapter)
+{
+	if (atomic_load_explicit(&adapter->eventfd_written, memory_order_relaxed) == 0 ||
+	    atomic_exchange_explicit(&adapter->eventfd_written, 0, memory_order_acq_rel) == 0)
+		return false;
+	adapter_eventfd_drain(&adapter->head);
+	return true;
+}
+
 void grant(struct lf_pool *pool, struct lf_node *node, struct grant_list *granted)
 {
 	struct lf_adapter *adapter = adapter_of(node->request.adapter);
@@ -26,7 +56,7 @@ void grant(struct lf_pool *pool, struct lf_node *node, struct grant_list *grante
 	wfcq_enqueue(&adapter->poll_queue, &adapter->poll_queue_tail, &node->queue_node);
 	PERTURB();
 	if (first_pending)
-		adapter_eventfd_signal(&adapter->head);
+		eventfd_signal(adapter);
 }
 
 struct request *lf_poll_pop(struct mapreg_adapter *head)
@@ -35,6 +65,14 @@ struct request *lf_poll_pop(struct mapreg_adapter *head)
 	unsigned int idle = 0;
 	struct request *req = NULL;
 
+	/*
+	 * Nothing pending and nothing written: nothing to pop (a queued node
+	 * was counted before it was queued) and nothing to drain.  The idle
+	 * busy poller's path: two loads.
+	 */
+	if (atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) == 0 &&
+	    atomic_load_explicit(&adapter->eventfd_written, memory_order_relaxed) == 0)
+		return NULL;
 	/* One consumer at a time; a second poller finds nothing, never waits. */
 	if (!atomic_compare_exchange_strong_explicit(&adapter->polling, &idle, 1,
 						     memory_order_acquire, memory_order_relaxed))
@@ -57,9 +95,10 @@ struct request *lf_poll_pop(struct mapreg_adapter *head)
 		return req;
 	if (req == NULL && atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0)
 		return NULL;
-	adapter_eventfd_drain(head);
+	if (!eventfd_drain_written(adapter))
+		return req;		/* nothing read: nothing to give back */
 	PERTURB();
 	if (atomic_load_explicit(&adapter->poll_pending, memory_order_seq_cst) != 0)
-		adapter_eventfd_signal(head);
+		eventfd_signal(adapter);
 	return req;
 }

@@ -10,14 +10,22 @@
  */
 #include "lockfree/lockfree.h"
 
-/* Where this CPU starts looking in the bitmap: its own stretch of the pool,
- * on a whole cache line of run records (8 registers).  0 for the test-only
- * first-fit placement. */
-static uint32_t this_cpu_hint(struct lf_pool *pool, struct regmap *map)
+/*
+ * Where a claim of `count` starts looking in the bitmap: first fit from the
+ * low end, as the locked backend places every run, so that the free space
+ * stays in long runs (bench/mixed.c's fragmentation).  Runs the magazines
+ * cache (small, frequent: the ones CPUs would claim at once) start one
+ * bitmap word per CPU apart, so that CPUs begin on words and run-record
+ * lines of their own.  0 for the test-only first-fit placement.
+ */
+static uint32_t claim_hint(struct lf_pool *pool, struct regmap *map, uint32_t count)
 {
 	uint64_t cpu = (uint64_t)(this_cpu(pool) - pool->cpu);
 
-	return pool->head.first_fit ? 0 : (uint32_t)(regmap_registers(map) * cpu / pool->cpus) & ~7u;
+	if (pool->head.first_fit || count > CACHE_CLASSES)
+		return 0;
+	uint64_t hint = cpu * REGMAP_WORD_BITS;
+	return hint < regmap_registers(map) ? (uint32_t)hint : 0;
 }
 
 /*
@@ -36,7 +44,7 @@ uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t
 
 	if (pool->head.first_fit ||
 	    !cache_take(&pool->magazines, map, count, &first, &moved)) {
-		uint32_t hint = this_cpu_hint(pool, map);
+		uint32_t hint = claim_hint(pool, map, count);
 		uint32_t boundary = FAULT(FAULT_BOUNDARY_IGNORED) ? 0 : pool->head.boundary;
 
 		first = regmap_claim(map, count, hint, boundary, &rolled_back);
