@@ -22,7 +22,8 @@ static mapreg_status end_hold(struct mapreg_adapter *adapter, enum holder holder
 			     action == MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS, granted);
 }
 
-void answer_apply(struct request *req, mapreg_action action, struct grant_list *granted)
+void answer_apply(struct request *req, mapreg_action action, enum holder holder,
+		  struct grant_list *granted)
 {
 	struct mapreg_adapter *adapter = req->adapter;
 	mapreg_transfer *xfer = req->xfer;
@@ -36,7 +37,7 @@ void answer_apply(struct request *req, mapreg_action action, struct grant_list *
 	 */
 	if (xfer != NULL)
 		xfer_finish(xfer);
-	end_hold(adapter, HOLDER_REQUEST, base, action, granted);
+	end_hold(adapter, holder, base, action, granted);
 }
 
 mapreg_status answer_end_hold(struct mapreg_adapter *adapter, enum holder holder,

@@ -9,8 +9,13 @@
 
 #include "base/backend.h"
 
-/* A routine of `req` answered `action` (valid; C19 was applied). */
-void answer_apply(struct request *req, mapreg_action action, struct grant_list *granted);
+/*
+ * A routine of `req` answered `action` (valid; C19 was applied); `holder`:
+ * HOLDER_SUBMITTER when it ran inside its submitter's call, else
+ * HOLDER_REQUEST.
+ */
+void answer_apply(struct request *req, mapreg_action action, enum holder holder,
+		  struct grant_list *granted);
 
 /*
  * mapreg_free_adapter_object (holder HOLDER_SYNC, action DEALLOCATE or

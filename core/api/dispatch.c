@@ -55,7 +55,7 @@ static bool action_is_valid(mapreg_action action)
 	       action == MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS;
 }
 
-static void run_routine(struct request *req)
+static void run_routine(struct request *req, enum holder holder)
 {
 	struct mapreg_adapter *adapter = req->adapter;
 	struct routine_frame frame = { adapter, self.frames };
@@ -70,7 +70,7 @@ static void run_routine(struct request *req)
 					  memory_order_relaxed);
 		action = MAPREG_DEALLOCATE_OBJECT;
 	}
-	answer_apply(req, action, &granted);		/* finishes xfer (C10) */
+	answer_apply(req, action, holder, &granted);	/* finishes xfer (C10) */
 	grant_list_splice(&self.pending, &granted);
 }
 
@@ -79,13 +79,13 @@ static void drain_pending(void)
 	struct request *req;
 
 	while ((req = grant_list_pop(&self.pending)) != NULL)
-		run_routine(req);
+		run_routine(req, HOLDER_REQUEST);
 }
 
 void dispatch_run_now(struct request *req)
 {
 	self.depth++;
-	run_routine(req);
+	run_routine(req, HOLDER_SUBMITTER);
 	if (self.depth == 1)
 		drain_pending();
 	self.depth--;
@@ -113,7 +113,7 @@ size_t dispatch_poll(struct mapreg_adapter *adapter, size_t max)
 	self.polls = &poll;
 	self.depth++;
 	while (ran < max && (req = ops->poll_pop(adapter)) != NULL) {
-		run_routine(req);
+		run_routine(req, HOLDER_REQUEST);
 		ran++;
 		if (self.depth == 1)
 			drain_pending();

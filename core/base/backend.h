@@ -149,9 +149,21 @@ static inline struct request *grant_list_pop(struct grant_list *list)
 /* Who holds an adapter's channel, for ops->end_hold. */
 enum holder {
 	HOLDER_REQUEST,		/* a request whose routine returned */
+	/*
+	 * The same, for a request granted at submission: its routine ran
+	 * inside its submitter's call on this adapter (C6, C8), which keeps
+	 * the adapter alive to its end (C28).
+	 */
+	HOLDER_SUBMITTER,
 	HOLDER_SYNC,		/* a C8 caller: mapreg_free_adapter_object */
 	HOLDER_KEPT,		/* a KEEP_OBJECT answer: mapreg_free_channel */
 };
+
+/* Whether `holder` is a routine's request (its registers are the request's base). */
+static inline bool holder_is_request(enum holder holder)
+{
+	return holder == HOLDER_REQUEST || holder == HOLDER_SUBMITTER;
+}
 
 struct backend_ops {
 	mapreg_status (*pool_create)(const mapreg_pool_config *cfg, struct mapreg_pool **out);
@@ -184,9 +196,9 @@ struct backend_ops {
 	 * Submits a checked request.  `sync`: grant now or fail with
 	 * MAPREG_INSUFFICIENT_RESOURCES.  Otherwise grant now or queue.  A
 	 * request with an xfer (asynchronous: a synchronous one is BUSY already)
-	 * commits its transfer (xfer_commit_submit) at
-	 * the moment it becomes visible, returning MAPREG_CANCELLED if a
-	 * cancel marked it first.  A synchronous request commits before the
+	 * that must wait commits its transfer (xfer_commit_submit) at the
+	 * moment it becomes visible, returning MAPREG_CANCELLED if a cancel
+	 * marked it first; one granted now does not commit (transfer.h).  A synchronous request commits before the
 	 * backend decides, so that MAPREG_INSUFFICIENT_RESOURCES leaves the
 	 * transfer BUSY for the API layer to finish.  *granted tells whether req->base is valid
 	 * and the caller now runs the routine (or, sync without a routine,

@@ -8,7 +8,8 @@
  *        _ex begins |  | routine returned / sync call returned /
  *                   v  | cancel returned true (C10)
  *               SUBMITTING ----commit----> BUSY
- *                   |                        (backend owns the request)
+ *                   |   (granted at once:    (backend owns the request)
+ *                   |    no commit; finish)
  *            cancel |
  *                   v
  *           SUBMITTING_MARKED --commit fails--> IDLE (_ex returns CANCELLED)
@@ -20,10 +21,15 @@
  *  - only the thread that moved it to SUBMITTING moves it on to BUSY or back to
  *    IDLE, and only the request's owner (routine runner, canceller that won,
  *    synchronous caller) moves BUSY to IDLE: every other party only marks;
- *  - a cancel that meets SUBMITTING linearizes before the submission: it marks,
- *    returns false, and the submission returns MAPREG_CANCELLED at its commit.
- *    So a cancel never returns false about a request that is then left
- *    waiting (C20).
+ *  - a cancel that meets SUBMITTING marks it and returns false.  A request
+ *    that must wait commits before it can be seen (its linearization point):
+ *    a mark made before then makes the submission return MAPREG_CANCELLED,
+ *    so a cancel never returns false about a request that is then left
+ *    waiting (C20).  A request granted at submission never waits and never
+ *    commits: it stays SUBMITTING until its routine returns, a cancel that
+ *    marked it meanwhile came after the grant (it returned false, C20), and
+ *    xfer_finish drops the mark (it stores IDLE).  That spares the granted
+ *    path a compare-and-swap.
  */
 #ifndef MAPREG_TRANSFER_H
 #define MAPREG_TRANSFER_H
@@ -100,8 +106,9 @@ mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer 
 mapreg_status xfer_check_hold(mapreg_transfer *xfer);
 /*
  * An asynchronous submission's linearization point, called by the backend at
- * the moment the request becomes visible to cancel: true and BUSY, or false and IDLE
- * when a cancel marked it meanwhile (the submission returns CANCELLED).
+ * the moment the request becomes visible to cancel (it is about to wait):
+ * true and BUSY, or false and IDLE when a cancel marked it meanwhile (the
+ * submission returns CANCELLED).  A request granted at once does not call it.
  */
 bool xfer_commit_submit(mapreg_transfer *xfer);
 /*

@@ -40,15 +40,21 @@ mapreg_status locked_submit(struct mapreg_adapter *head, struct request *req,
 	if (!sync && req->xfer == NULL && (copy = request_to_queue(req)) == NULL)
 		return MAPREG_NO_MEMORY;
 	pool_lock(pool);
-	if (!sync && req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
-		pool_unlock(pool);
-		return MAPREG_CANCELLED;		/* C21, C20 */
-	}
 	/* C11: a new request never overtakes a queued one. */
 	bool channel_free = adapter->channel == CHANNEL_FREE &&
 			    cds_list_empty(&adapter->channel_waiters);
+	bool now = channel_free && locked_registers_take_unqueued(pool, req);
 
-	if (channel_free && locked_registers_take_unqueued(pool, req)) {
+	/*
+	 * A request about to wait commits first: a cancel that marked it
+	 * meanwhile wins (C21, C20).  One granted at once never commits, as
+	 * in the lock-free backend (base/transfer.h).
+	 */
+	if (!now && !sync && req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+		pool_unlock(pool);
+		return MAPREG_CANCELLED;
+	}
+	if (now) {
 		adapter->channel = CHANNEL_REQUEST;
 		request_set_state(req, RS_GRANTED);
 		pool->grants++;
@@ -151,6 +157,7 @@ void locked_keep_channel(struct mapreg_adapter *head, mapreg_base base)
 
 static const enum channel_state held_by[] = {
 	[HOLDER_REQUEST] = CHANNEL_REQUEST,
+	[HOLDER_SUBMITTER] = CHANNEL_REQUEST,
 	[HOLDER_SYNC] = CHANNEL_SYNC,
 	[HOLDER_KEPT] = CHANNEL_KEPT,
 };
@@ -164,7 +171,7 @@ mapreg_status locked_end_hold(struct mapreg_adapter *head, enum holder holder,
 
 	pool_lock(pool);
 	if (adapter->channel == held_by[holder]) {
-		if (holder != HOLDER_REQUEST)
+		if (!holder_is_request(holder))
 			base = adapter->holder_base;
 		if (keep_run) {
 			locked_registers_keep(adapter, base);

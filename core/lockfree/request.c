@@ -94,15 +94,13 @@ mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool s
 
 	*granted = false;
 	req->base = (mapreg_base){ first, req->nregs };
-	if (first != REGMAP_NONE) {
-		/* Claimed before committing: a cancel that marked us wins. */
-		if (!sync && req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
-			registers_return(pool, map_of(pool), req->base, others);
-			channel_pass_on(pool, adapter, others);
-			return MAPREG_CANCELLED;
-		}
+	/*
+	 * Granted at once: no commit.  The request never waits, so no cancel
+	 * can remove it; one that marks the transfer meanwhile came after the
+	 * grant (C20: the routine runs), and xfer_finish drops its mark.
+	 */
+	if (first != REGMAP_NONE)
 		return submit_granted(adapter, req, granted);
-	}
 	if (!sync)
 		return submit_queued(pool, adapter, req, holds_channel, others);
 	if (holds_channel)
@@ -224,17 +222,18 @@ mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
 		return channel_end_sync_keeping_run(pool, adapter, &base, granted)
 		       ? MAPREG_OK : MAPREG_INVALID_PARAMETER;		/* C24 */
 	/* A routine's request holds HELD; a C8 or KEEP_OBJECT holder takes it back. */
-	if (holder != HOLDER_REQUEST) {
+	if (!holder_is_request(holder)) {
 		if (!channel_take(adapter, held_by[holder]))
 			return MAPREG_INVALID_PARAMETER;	/* C22, C24 */
 		base = channel_held_run(adapter);
 	}
 	/*
-	 * A caller's own call keeps the adapter alive to its end (C28); a
-	 * routine's runner is no caller of this adapter's (a free on another
-	 * adapter granted it), and the adapter may be destroyed the moment
-	 * its channel is FREE: the read-side section makes destroy wait for
-	 * our last look at it (lf_adapter_destroy).
+	 * A caller's own call keeps the adapter alive to its end (C28), the
+	 * submitter's included; the runner of a routine granted after it waited
+	 * is no caller of this adapter's (a free on another adapter granted
+	 * it), and the adapter may be destroyed the moment its channel is
+	 * FREE: the read-side section makes destroy wait for our last look at
+	 * it (lf_adapter_destroy).
 	 */
 	if (holder == HOLDER_REQUEST)
 		rcu_enter();
