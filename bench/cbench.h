@@ -108,7 +108,7 @@ void cbench_fail(cbench_state *s, const char *fmt, ...) __attribute__((format(pr
 bool cbench_failed(const cbench_state *s);
 
 /*
- * Sets counters <metric>_p50_ns, _p99_ns, _p999_ns, _max_ns (and _samples)
+ * Sets counters <metric>_p50_ns, _p99_ns, _p999_ns, _p9999_ns, _max_ns (and _samples)
  * from `h`, and keeps `h` for cbench_write_histograms() under this run's
  * name.  Call it from one thread per run (teardown, after merging).
  */

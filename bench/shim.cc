@@ -468,6 +468,8 @@ void cbench_report_latency(cbench_state *s, const char *metric, const struct his
 	cbench_counter(s, (m + "_p50_ns").c_str(), (double)hist_percentile(h, 50.0), CBENCH_VALUE);
 	cbench_counter(s, (m + "_p99_ns").c_str(), (double)hist_percentile(h, 99.0), CBENCH_VALUE);
 	cbench_counter(s, (m + "_p999_ns").c_str(), (double)hist_percentile(h, 99.9), CBENCH_VALUE);
+	cbench_counter(s, (m + "_p9999_ns").c_str(), (double)hist_percentile(h, 99.99),
+		       CBENCH_VALUE);
 	cbench_counter(s, (m + "_max_ns").c_str(), (double)h->max, CBENCH_VALUE);
 	cbench_counter(s, (m + "_samples").c_str(), (double)h->count, CBENCH_VALUE);
 
