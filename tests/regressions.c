@@ -227,6 +227,62 @@ static void c3_destroy_does_not_drop_request_queued_behind_stale_free_keeping(vo
 	alarm(0);
 }
 
+/*
+ * C20, found in review: a submission whose commit failed (a cancel marked
+ * its transfer) gave the transfer back (IDLE) and only then unpublished its
+ * copy by storing NULL.  A second user of the transfer could submit in
+ * between and publish its own copy; the late store hid that one, and a
+ * cancel of the waiting request returned false.  The hook runs the cancel
+ * before the commit and the second submission after the failed commit, on
+ * the submitting thread.  The lock-free backend only (its pause points).
+ */
+struct reused_transfer {
+	mapreg_adapter *adapter;
+	mapreg_transfer xfer;
+	struct probe never;
+	mapreg_status second;
+	int phase;			/* 0: before the cancel, 1: marked, 2: resubmitted */
+};
+
+static struct reused_transfer reused;
+
+static void reused_transfer_hook(enum mapreg_pause where)
+{
+	if (where == PAUSE_SUBMIT_BEFORE_COMMIT && reused.phase == 0) {
+		reused.phase = 1;
+		assert_false(mapreg_cancel_channel(reused.adapter, NULL, &reused.xfer));
+	} else if (where == PAUSE_SUBMIT_COMMIT_FAILED && reused.phase == 1) {
+		reused.phase = 2;
+		mapreg_pause_hook = NULL;
+		reused.second = mapreg_allocate_channel_ex(reused.adapter, NULL, &reused.xfer, 1, 0,
+							   probe_routine, &reused.never, NULL);
+	}
+}
+
+static void c20_cancel_finds_request_on_transfer_reused_after_failed_commit(void **state)
+{
+	mapreg_pool *pool = pool_new(2);
+	struct probe first;
+
+	reused = (struct reused_transfer){ .adapter = inline_adapter(pool) };
+	probe_init(&first, "cancelled before its commit", MAPREG_DEALLOCATE_OBJECT);
+	probe_init(&reused.never, "cancelled while waiting", MAPREG_DEALLOCATE_OBJECT);
+	hold(reused.adapter, 1);		/* requests queue for the channel */
+	xfer_init_for(reused.adapter, &reused.xfer);
+	mapreg_pause_hook = reused_transfer_hook;
+	assert_status(mapreg_allocate_channel_ex(reused.adapter, NULL, &reused.xfer, 1, 0,
+						 probe_routine, &first, NULL),
+		      MAPREG_CANCELLED);
+	mapreg_pause_hook = NULL;
+	assert_int_equal(reused.phase, 2);
+	assert_ok(reused.second);		/* queued behind the hold */
+	assert_true(mapreg_cancel_channel(reused.adapter, NULL, &reused.xfer));	/* C20 */
+	release_hold(reused.adapter);
+	assert_not_run(&first);
+	assert_not_run(&reused.never);
+	assert_quiescent(pool);
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_channel),
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_registers),
@@ -236,12 +292,14 @@ static const struct CMUnitTest tests[] = {
 	TEST(c3_destroy_does_not_drop_request_queued_behind_stale_free),
 	TEST(c11_sync_request_does_not_pass_request_queued_behind_stale_free_keeping),
 	TEST(c3_destroy_does_not_drop_request_queued_behind_stale_free_keeping),
+	TEST(c20_cancel_finds_request_on_transfer_reused_after_failed_commit),
 };
 
-/* The stale-FREE replays need the lock-free backend's pause points. */
+/* The stale-FREE and reused-transfer replays need the lock-free backend's pause points. */
 static bool runs_on_this_backend(const struct CMUnitTest *test)
 {
-	return test_backend != MAPREG_BACKEND_LOCKED || strstr(test->name, "stale_free") == NULL;
+	return test_backend != MAPREG_BACKEND_LOCKED ||
+	       (strstr(test->name, "stale_free") == NULL && strstr(test->name, "reused") == NULL);
 }
 
 int main(int argc, char **argv)

@@ -36,6 +36,8 @@ enum mapreg_pause {
 	PAUSE_CANCEL_BEFORE_MARK,	/* xfer_cancel_needs_backend, before its CAS */
 	PAUSE_PASS_ON_DECIDED,		/* channel_pass_on, decided FREE/PARKED, not stored */
 	PAUSE_PASS_ON_RELEASED,		/* channel_pass_on, stored, before its fence */
+	PAUSE_SUBMIT_BEFORE_COMMIT,	/* submit_queued, node published, not committed */
+	PAUSE_SUBMIT_COMMIT_FAILED,	/* submit_queued, commit failed (IDLE), not unpublished */
 };
 
 #ifdef MAPREG_FAULT_INJECTION

@@ -107,9 +107,11 @@ aborted:
 
 /*
  * Pushes `node` on *list on `cpu`, its retired_count one more than the old
- * head's (1 on an empty list): true, or false aborted or elsewhere.
+ * head's (1 on an empty list), also written to *count: true, or false
+ * aborted or elsewhere.  *count, not the node's field, is what the caller
+ * reads after: once pushed, the node may be batched and recycled by others.
  */
-static bool list_push(struct lf_node **list, int cpu, struct lf_node *node)
+static bool list_push(struct lf_node **list, int cpu, struct lf_node *node, uint32_t *count)
 {
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_BEGIN
@@ -122,10 +124,11 @@ static bool list_push(struct lf_node **list, int cpu, struct lf_node *node)
 		"5:\n\t"
 		"movq %%rax, %c[next](%[node])\n\t"
 		"movl %%edx, %c[count](%[node])\n\t"
+		"movl %%edx, (%[out])\n\t"
 		"movq %[node], (%[list])\n\t"		/* commit */
 		RSEQ_ASM_END
 		: /* asm goto: no outputs */
-		: NODE_ASM_INPUTS, [node] "r" (node),
+		: NODE_ASM_INPUTS, [node] "r" (node), [out] "r" (count),
 		  [count] "i" (offsetof(struct lf_node, retired_count))
 		: "memory", "cc", "rax", "rdx"
 		: aborted);
@@ -220,7 +223,8 @@ static struct lf_node *node_alloc(void)
 					free(spare);
 					break;
 				}
-				if (list_push(&here->free, cpu, spare))
+				uint32_t unused;
+				if (list_push(&here->free, cpu, spare, &unused))
 					break;
 			}
 		}
@@ -238,10 +242,11 @@ void node_free(struct lf_node *node)
 		struct node_cpu *mine = node_cpu(&cpu);
 		if (mine == NULL)
 			break;
-		if (!list_push(&mine->retired, cpu, node))
+		uint32_t retired;
+		if (!list_push(&mine->retired, cpu, node, &retired))
 			continue;
 		/* The batch is full: detach it, unless the list moved on meanwhile. */
-		if (node->retired_count >= NODE_BATCH && list_detach(&mine->retired, cpu, node))
+		if (retired >= NODE_BATCH && list_detach(&mine->retired, cpu, node))
 			rcu_free_later(&node->rcu, node_batch_recycle);
 		return;
 	}
@@ -259,14 +264,23 @@ void node_free(struct lf_node *node)
 }
 #endif /* MAPREG_HAVE_RSEQ */
 
-/* Unpublishes the transfer's pointer to its copy: before any free (RCU). */
+/*
+ * Unpublishes the transfer's pointer to its copy: before any release (RCU).
+ * Only if it still points to this copy: a submission whose commit failed
+ * gives the transfer back (IDLE) before it unpublishes, and a newer
+ * submission on the transfer may have published its own copy meanwhile; a
+ * store of NULL would hide that one from cancel (C20).  Release: pairs with
+ * the cancel's acquire load, as the publication in node_copy.
+ */
 void node_unpublish(struct lf_node *node)
 {
 	mapreg_transfer *xfer = node->request.xfer;
+	struct request *mine = &node->request;
 
 	if (xfer != NULL)
-		atomic_store_explicit(&xfer_impl(xfer)->request.queued, NULL,
-				      memory_order_release);
+		atomic_compare_exchange_strong_explicit(&xfer_impl(xfer)->request.queued, &mine,
+							NULL, memory_order_release,
+							memory_order_relaxed);
 }
 
 /* One of a cancelled node's two owners lets go; the last one frees it. */

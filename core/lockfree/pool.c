@@ -108,10 +108,12 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 		return MAPREG_BUSY;				/* C3 */
 	/*
 	 * A run kept through the adapter is outstanding while its record
-	 * names the adapter.  Every keep happened while its maker held the
-	 * channel, so before we took it; every free of one is a call on this
-	 * adapter, and C28 puts those before destroy.  So the records say it
-	 * exactly, and destroy, no request path, reads them all.
+	 * names the adapter.  Every keep was recorded while its maker held the
+	 * channel, so before we took it, or (a C8 hold's end, which records
+	 * after its release) inside a call on this adapter; every free of one
+	 * is a call on this adapter; C28 puts such calls before destroy.  So
+	 * the records say it exactly, and destroy, no request path, reads
+	 * them all.
 	 */
 	if (regmap_kept_by(map_of(pool), head->id)) {
 		/*

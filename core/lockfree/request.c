@@ -37,7 +37,9 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	else
 		atomic_fetch_add_explicit(waiting, 1, memory_order_relaxed);	/* statistic */
 	/* The linearization point: from here a cancel can find the node (C20). */
+	PAUSE(PAUSE_SUBMIT_BEFORE_COMMIT);
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
+		PAUSE(PAUSE_SUBMIT_COMMIT_FAILED);
 		atomic_fetch_sub_explicit(waiting, 1, memory_order_relaxed);
 		/* A stale cancel may have loaded the pointer: RCU, not free(). */
 		node_unpublish(node);
