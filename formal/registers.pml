@@ -78,8 +78,9 @@
  * after the thread's own later loads, until the thread's next seq_cst
  * fence, release-or-stronger read-modify-write or release store (guard_drop,
  * serve's counter, waiting_registers, `tight`, the tail exchange, node_move,
- * the drainer's unlock), its bitmap CAS, an rseq fence (membarrier: every
- * CPU's buffer drains), or a non-deterministic drain (process `memory`).  A
+ * the drainer's unlock), its bitmap CAS, registers_return's seq_cst release
+ * (regmap_release_sc), an rseq fence (membarrier: every CPU's buffer
+ * drains), or a non-deterministic drain (process `memory`).  A
  * thread's own loads see its buffered clears.  Magazine contents are
  * immediate: they are written under the guard (or by a sequence) and read by
  * the next owner through the guard's acquire/release (or the fence).  On x86
@@ -95,9 +96,11 @@
  *                           asking for FLUSH_WANTED: stranded (C13).
  *   MUTANT_PUT_NO_RECHECK   guarded_put reports PUT_CACHED without re-reading
  *                           the waiters after its guard drop: stranded (C13).
- *   MUTANT_NO_RETURN_FENCE  registers_return without the fence between its
- *                           bitmap release and its read of waiting_registers
- *                           (the Dekker pair with wait_for_registers): lost
+ *   MUTANT_NO_RETURN_FENCE  registers_return's bitmap release with release
+ *                           order and no fence before its read of
+ *                           waiting_registers (the code: a seq_cst
+ *                           fetch_and, or a fence after a flush), the
+ *                           Dekker pair with wait_for_registers: lost
  *                           wake-up (C14).
  *   MUTANT_IGNORE_WAITERS   FAULT_REGISTER_OVERTAKE: a new request claims
  *                           registers while someone waits (C12).
@@ -262,7 +265,7 @@ inline rseq_begin(t) {
 	fi
 }
 
-/* regmap_release: fetch_and, release order: into the store buffer. */
+/* regmap_release as a release-order fetch_and: into the store buffer. */
 inline regmap_release(t, first, n) {
 	atomic {
 		assert((LD_BITS(t) & RUN(first, n)) == RUN(first, n));
@@ -270,6 +273,28 @@ inline regmap_release(t, first, n) {
 		printf("EV   T%d releases registers %d+%d to the bitmap (buffered)\n", t, first, n)
 	}
 }
+
+/*
+ * regmap_release as the code makes it, a seq_cst fetch_and: it drains the
+ * thread's buffer and clears the bits in memory, in one step.  Followed by
+ * registers_return's seq_cst read of waiting_registers, it is the freer's
+ * half of the Dekker pair with wait_for_registers, with no fence between.
+ */
+inline regmap_release_sc(t, first, n) {
+	atomic {
+		drain(t);
+		assert((bits & RUN(first, n)) == RUN(first, n));
+		bits = bits & ~RUN(first, n);
+		printf("EV   T%d releases registers %d+%d to the bitmap (seq_cst)\n", t, first, n)
+	}
+}
+
+/* registers_return's release of a refused run (MUTANT_NO_RETURN_FENCE: release order). */
+#ifdef MUTANT_NO_RETURN_FENCE
+#define RETURN_RELEASE(t, first, n)	regmap_release(t, first, n)
+#else
+#define RETURN_RELEASE(t, first, n)	regmap_release_sc(t, first, n)
+#endif
 
 active proctype memory()
 {
@@ -468,7 +493,7 @@ RETURN:
 RS_PUT_DONE:
 	if
 	:: ck_ok -> goto RETURN_END
-	:: else -> regmap_release(t, rt_first, rt_n)
+	:: else -> RETURN_RELEASE(t, rt_first, rt_n)
 	fi;
 #else
 	/* cache_put -> guarded_put: refused at once if anyone waits */
@@ -485,14 +510,14 @@ CK_PUT:		if
 #endif
 			COVER(5);
 			atomic { cf_c = cpu; ret_cf = R_RETURN }; goto CACHE_FLUSH;
-CF_RETURN:		cf_moved = 0
-		:: else -> regmap_release(t, rt_first, rt_n)
-		fi
-	:: else -> regmap_release(t, rt_first, rt_n)
-	fi;
-#endif
+CF_RETURN:		cf_moved = 0;
 #ifndef MUTANT_NO_RETURN_FENCE
-	fence(t);			/* pairs with wait_for_registers */
+			fence(t)	/* flushed: pairs with wait_for_registers */
+#endif
+		:: else -> RETURN_RELEASE(t, rt_first, rt_n)
+		fi
+	:: else -> RETURN_RELEASE(t, rt_first, rt_n)
+	fi;
 #endif
 	if
 	:: waiting > 0 -> ret_srv = R_RETURN; goto SERVE;

@@ -78,12 +78,23 @@ void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base
 		put = cache_put(&pool->magazines, map, base.first, base.count, &moved);
 	if (put == PUT_CACHED)
 		return;		/* nobody can be stranded by it (cache.h) */
+	/*
+	 * Our half of the Dekker pair with wait_for_registers: the release,
+	 * then the seq_cst read of waiting_registers.  A refused run is
+	 * released by seq_cst fetch_ands, which order the read after them
+	 * with no fence (the waiter raises seq_cst and fences before its
+	 * round reads the bitmap: a fence sequenced before a load makes it
+	 * see the last seq_cst change before the fence, or a later one).  A
+	 * flushed magazine may have been flushed by its guard's next holder,
+	 * not by us: a fence then.
+	 */
 	if (put == PUT_REFUSED)
 		regmap_release(map, base.first, base.count);
 	PERTURB();
-	atomic_thread_fence(memory_order_seq_cst);	/* pairs with wait_for_registers */
-	PERTURB();
-	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_LOST_WAKEUP))
+	if (put == PUT_FLUSHED)
+		atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->waiting_registers, memory_order_seq_cst) > 0 &&
+	    !FAULT(FAULT_LOST_WAKEUP))
 		serve(pool, granted);
 }
 

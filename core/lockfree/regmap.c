@@ -5,7 +5,8 @@
  * Memory orders.  A claim is a compare-and-swap per word (acquire: the
  * claimer then reads, for example, the run record left by the releaser); a
  * release is a fetch-and per word (release: everything the holder did with
- * the registers happens before the next claimer's acquire).  The scan that
+ * the registers happens before the next claimer's acquire; seq_cst for the
+ * waiters' Dekker pair, regmap_release).  The scan that
  * finds candidates uses relaxed loads: a stale view costs a failed claim,
  * never a wrong one, because only the compare-and-swap decides.
  */
@@ -98,8 +99,13 @@ void regmap_release(struct regmap *map, uint32_t first, uint32_t count)
 		uint32_t span = REGMAP_WORD_BITS - offset < count ? REGMAP_WORD_BITS - offset : count;
 
 		PERTURB();
+		/*
+		 * seq_cst, not only release: registers_return_slow reads
+		 * waiting_registers right after, with no fence (the Dekker pair
+		 * with waiters).  On x86 the same locked instruction.
+		 */
 		atomic_fetch_and_explicit(word_of(map, first), ~run_mask(offset, span),
-					  memory_order_release);
+					  memory_order_seq_cst);
 		first += span;
 		count -= span;
 	}
