@@ -349,7 +349,7 @@ proctype worker(byte t; byte reach)
 {
 	byte cpu = CPU(t);
 	/* registers_claim: count, for whom, the map's size; result and drain */
-	byte cl_n, cl_req, cl_size, cl_first, cl_moved, cl_c;
+	byte cl_n, cl_req, cl_size, cl_first, cl_moved, cl_c, cl_drained;
 	bool cl_inround, cl_serve;
 	/* cache_take / cache_put */
 	byte ck_c, ck_first, ck_n, ck_moved;
@@ -575,7 +575,7 @@ CK_TAKE:
 			/* cache_drain: every magazine, then the bitmap again */
 #ifdef RSEQ
 			goto RS_DRAIN;
-RS_DRAINED:		atomic { cl_moved = cl_moved + cf_moved; cf_moved = 0 };
+RS_DRAINED:		atomic { cl_drained = cf_moved; cl_moved = cl_moved + cf_moved; cf_moved = 0 };
 #else
 			cl_c = 0;
 			do
@@ -586,12 +586,16 @@ RS_DRAINED:		atomic { cl_moved = cl_moved + cf_moved; cf_moved = 0 };
 #endif
 			:: else ->
 				atomic { cf_c = cl_c; ret_cf = R_CLAIM }; goto CACHE_FLUSH;
-CF_CLAIM:			atomic { cl_moved = cl_moved + cf_moved; cf_moved = 0; cl_c++ }
+CF_CLAIM:			atomic {
+					cl_drained = cl_drained + cf_moved;
+					cl_moved = cl_moved + cf_moved; cf_moved = 0; cl_c++
+				}
 			od;
 #endif
+			/* the bitmap again, if the drain gave it something */
 			p = 0;
 			do
-			:: p + cl_n > cl_size -> break
+			:: p + cl_n > cl_size || cl_drained == 0 -> break
 			:: else ->
 				atomic {
 					drain(t);
@@ -609,7 +613,10 @@ CF_CLAIM:			atomic { cl_moved = cl_moved + cf_moved; cf_moved = 0; cl_c++ }
 		fi
 	:: else -> skip
 	fi;
-	atomic { p = 0; cl_c = 0; ck_ok = false; cl_n = 0; cl_req = 0; cl_size = 0; cl_inround = false };
+	atomic {
+		p = 0; cl_c = 0; ck_ok = false; cl_n = 0; cl_req = 0; cl_size = 0;
+		cl_inround = false; cl_drained = 0
+	};
 	if
 	:: cl_moved != 0 ->
 		COVER(4);

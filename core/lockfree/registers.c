@@ -49,9 +49,17 @@ uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t
 
 		first = regmap_claim(map, count, hint, boundary, &rolled_back);
 		if (first == REGMAP_NONE) {
-			moved += cache_drain(&pool->magazines, map);
-			first = regmap_claim(map, count, hint, boundary, &again);
-			rolled_back |= again;
+			/*
+			 * Look again only if the drain gave the bitmap something:
+			 * else it is as the first look found it, but for frees
+			 * made since, which serve the waiters themselves.
+			 */
+			uint32_t drained = cache_drain(&pool->magazines, map);
+			moved += drained;
+			if (drained != 0) {
+				first = regmap_claim(map, count, hint, boundary, &again);
+				rolled_back |= again;
+			}
 		}
 		if (first != REGMAP_NONE && FAULT(FAULT_DOUBLE_GRANT))
 			regmap_release(map, first, count);	/* held, yet free */
