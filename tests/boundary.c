@@ -83,14 +83,17 @@ static void c30_first_fit_skips_a_run_that_would_cross(void **state)
 }
 
 /*
- * Hold runs of random lengths 1..B until the pool is full, free them in a
- * random order, many times: magazines (the lock-free backend) hand back
- * runs of the same length, which must still be inside one window.
+ * Hold runs of random lengths 1..longest until the pool is full, free them
+ * in a random order, many times: magazines (the lock-free backend) hand
+ * back runs of the same length, which must still be inside one window, and
+ * the lock-free search carries runs across bitmap words, which must stop at
+ * a boundary of 64 or more.
  */
-static void c30_no_run_crosses_however_runs_are_recycled(void **state)
+static void no_run_crosses_however_recycled(uint32_t registers, uint32_t boundary,
+					    uint32_t longest)
 {
-	enum { REGISTERS = 64, B = 8, ROUNDS = 200, MAX = REGISTERS };
-	mapreg_pool *pool = pool_new_bounded(REGISTERS, B);
+	enum { ROUNDS = 200, MAX = 512 };
+	mapreg_pool *pool = pool_new_bounded(registers, boundary);
 	mapreg_adapter *adapter = inline_adapter(pool);
 	mapreg_base held[MAX];
 	uint64_t rng = 0x9e3779b97f4a7c15u;
@@ -99,7 +102,7 @@ static void c30_no_run_crosses_however_runs_are_recycled(void **state)
 		size_t n = 0;
 		for (;;) {
 			rng = rng * 6364136223846793005u + 1442695040888963407u;
-			uint32_t count = 1 + (uint32_t)(rng >> 33) % B;
+			uint32_t count = 1 + (uint32_t)(rng >> 33) % longest;
 			mapreg_transfer xfer;
 			mapreg_base base;
 
@@ -110,7 +113,9 @@ static void c30_no_run_crosses_however_runs_are_recycled(void **state)
 			if (s == MAPREG_INSUFFICIENT_RESOURCES || n == MAX)
 				break;
 			assert_ok(s);
-			assert_within(base, B);
+			if (boundary != 0)
+				assert_within(base, boundary);
+			assert_true(base.first + base.count <= registers);
 			assert_ok(mapreg_free_adapter_object(adapter,
 							     MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS));
 			held[n++] = base;
@@ -125,12 +130,26 @@ static void c30_no_run_crosses_however_runs_are_recycled(void **state)
 	assert_quiescent(pool);
 }
 
+static void c30_no_run_crosses_however_runs_are_recycled(void **state)
+{
+	no_run_crosses_however_recycled(64, 8, 8);		/* windows inside a word */
+	no_run_crosses_however_recycled(1000, 128, 128);	/* windows of two words */
+	no_run_crosses_however_recycled(1000, 64, 64);		/* a window per word */
+}
+
+/* No boundary: runs up to 200 long, carried across words, inside the pool. */
+static void c30_runs_without_boundary_span_words(void **state)
+{
+	no_run_crosses_however_recycled(1000, 0, 200);
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(c30_boundary_is_zero_or_a_power_of_two),
 	TEST(c30_adapter_limit_is_at_most_the_boundary),
 	TEST(c30_request_longer_than_the_boundary_fails_at_once),
 	TEST(c30_first_fit_skips_a_run_that_would_cross),
 	TEST(c30_no_run_crosses_however_runs_are_recycled),
+	TEST(c30_runs_without_boundary_span_words),
 };
 
 HARNESS_MAIN("boundary", tests)

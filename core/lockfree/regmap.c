@@ -142,16 +142,98 @@ static uint32_t claim_range(struct regmap *map, uint32_t first, uint32_t count)
 	return REGMAP_NONE;
 }
 
+/*
+ * Within a word's clear bits `clear`: the bits that start `count` (1..64)
+ * clear bits inside the word.  And-ing the mask with itself shifted keeps a
+ * bit only if the bits after it are clear too; each step doubles the length
+ * checked, so a run of 64 takes six.
+ */
+static uint64_t run_starts(uint64_t clear, uint32_t count)
+{
+	for (uint32_t len = 1; len < count && clear != 0;) {
+		uint32_t step = len < count - len ? len : count - len;
+
+		clear &= clear >> step;
+		len += step;
+	}
+	return clear;
+}
+
+/*
+ * The first start in [from, end) of `count` clear bits that all lie below
+ * `limit`, in a relaxed snapshot of the words; `end` if none.  A word at a
+ * time: a run that spans words is carried across them (`run` clear bits
+ * from `run_start`), one inside a word is found by run_starts().  With a
+ * boundary of 64 or more (C30) a run may not cross a multiple of it, all of
+ * which fall between words: the carried run starts again there.
+ */
+static uint32_t find_clear_run(struct regmap *map, uint32_t from, uint32_t end, uint32_t limit,
+			       uint32_t count, uint32_t boundary)
+{
+	uint32_t run = 0, run_start = from;
+
+	for (uint32_t base = from & ~(REGMAP_WORD_BITS - 1); base < limit;
+	     base += REGMAP_WORD_BITS) {
+		if (run == 0 && base >= end)
+			break;				/* no start left in [from, end) */
+		if (boundary != 0 && base % boundary == 0)
+			run = 0;			/* C30: no run crosses here */
+		uint64_t clear = ~atomic_load_explicit(word_of(map, base), memory_order_relaxed);
+
+		if (base < from)
+			clear &= ~0ull << (from - base);		/* not ours to start in */
+		if (limit - base < REGMAP_WORD_BITS)
+			clear &= (1ull << (limit - base)) - 1;	/* past the pool */
+		if (run != 0) {
+			uint32_t more = clear == ~0ull ? REGMAP_WORD_BITS
+						       : (uint32_t)__builtin_ctzll(~clear);
+			if (run + more >= count)
+				return run_start;
+			if (more == REGMAP_WORD_BITS) {
+				run += REGMAP_WORD_BITS;
+				continue;
+			}
+			run = 0;
+		}
+		if (count <= REGMAP_WORD_BITS) {
+			uint64_t starts = run_starts(clear, count);
+			if (starts != 0) {
+				uint32_t first = base + (uint32_t)__builtin_ctzll(starts);
+				return first < end ? first : end;
+			}
+		}
+		/* What reaches the word's top end may go on in the next word. */
+		uint32_t top = clear == ~0ull ? REGMAP_WORD_BITS : (uint32_t)__builtin_clzll(~clear);
+		if (top != 0 && base + REGMAP_WORD_BITS - top < end) {
+			run = top;
+			run_start = base + REGMAP_WORD_BITS - top;
+		}
+	}
+	return end;
+}
+
 /* First fit among runs starting in [start, end). */
 static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t start,
 				uint32_t end, uint32_t limit, uint32_t boundary,
 				bool *rolled_back)
 {
-	while ((start = find_next(map, start, end, false)) < end && limit - start >= count) {
-		uint32_t fit = run_start_within_boundary(start, count, boundary);	/* C30 */
-		if (fit != start) {
-			start = fit;
-			continue;
+	/* Word at a time, unless a boundary cuts words (C30: below 64). */
+	bool by_word = boundary == 0 || boundary >= REGMAP_WORD_BITS;
+
+	while (start < end && limit - start >= count) {
+		if (by_word) {
+			start = find_clear_run(map, start, end, limit, count, boundary);
+			if (start >= end)
+				break;
+		} else {
+			start = find_next(map, start, end, false);
+			if (start >= end || limit - start < count)
+				break;
+			uint32_t fit = run_start_within_boundary(start, count, boundary);
+			if (fit != start) {
+				start = fit;
+				continue;
+			}
 		}
 		uint32_t busy = find_next(map, start, start + count, true);
 
