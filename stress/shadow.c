@@ -17,6 +17,7 @@
  * release and the call), so that the watchdog never counts as free what the
  * library has not yet been given back.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -181,6 +182,23 @@ void shadow_print(struct world *w)
 		printf(" %c:%s%s", holder_char(i + 1),
 		       atomic_load(&ad->channel_owner) ? "held" : "free",
 		       ad->dispatch == MAPREG_DISPATCH_POLL ? "/poll" : "");
+		/*
+		 * A grant waiting for mapreg_poll holds its channel in the
+		 * library while the shadow (routines started) calls it free:
+		 * say whether the eventfd calls the poller (C29), and how many
+		 * calls the poller has made, to tell a lost wake-up from a
+		 * poller that did not run.
+		 */
+		if (ad->dispatch == MAPREG_DISPATCH_POLL) {
+			struct pollfd fd = { mapreg_adapter_eventfd(ad->ad), POLLIN, 0 };
+			int ready = poll(&fd, 1, 0);
+
+			printf("(eventfd %s", ready > 0 ? "readable" : ready == 0 ? "unreadable" : "?");
+			if (ad->poller != NULL)
+				printf(", poller calls %llu",
+				       (unsigned long long)atomic_load(&ad->poller->tally.ops));
+			printf(")");
+		}
 	}
 	printf("\n");
 }
