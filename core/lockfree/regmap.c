@@ -184,6 +184,19 @@ static uint32_t find_clear_run(struct regmap *map, uint32_t from, uint32_t end, 
 			clear &= ~0ull << (from - base);		/* not ours to start in */
 		if (limit - base < REGMAP_WORD_BITS)
 			clear &= (1ull << (limit - base)) - 1;	/* past the pool */
+		if (clear == 0) {
+			/*
+			 * Full: it neither starts a run nor carries one, and
+			 * neither do the full words after it, which a load
+			 * each skips (a scan meets many in a busy pool).
+			 */
+			run = 0;
+			while (base + REGMAP_WORD_BITS < end &&
+			       atomic_load_explicit(word_of(map, base + REGMAP_WORD_BITS),
+						    memory_order_relaxed) == ~0ull)
+				base += REGMAP_WORD_BITS;
+			continue;
+		}
 		if (run != 0) {
 			uint32_t more = clear == ~0ull ? REGMAP_WORD_BITS
 						       : (uint32_t)__builtin_ctzll(~clear);
