@@ -26,8 +26,9 @@
  * (struct lf_node) with an atomic state, and every transition out of a
  * waiting state is a compare-and-swap: WAIT_CHANNEL -> WAIT_REGISTERS |
  * GRANTED | CANCELLED, WAIT_REGISTERS -> GRANTED | CANCELLED.  So a cancel
- * and a grant race on one word and exactly one wins (C20).  Nodes are freed
- * after an RCU grace period, since a cancel may still be reading one.
+ * and a grant race on one word and exactly one wins (C20).  Nodes are reused
+ * or freed after an RCU grace period, since a cancel may still be reading
+ * one (node.c recycles them in batches).
  *
  * Grants (poll.c) go to the caller's grant list (inline adapters) or the
  * adapter's poll queue, whose eventfd is readable while any is pending.
@@ -42,7 +43,7 @@
  *  - only the serving thread touches register_head and dequeues the
  *    register queue; only the channel's holder dequeues its queue; only the
  *    thread holding `polling` dequeues the poll queue;
- *  - a node is freed only after its transfer's pointer to it is
+ *  - a node is reused or freed only after its transfer's pointer to it is
  *    unpublished, and after an RCU grace period that starts then;
  *  - a run kept through an adapter has a record naming the adapter until
  *    it is freed (regmap.h): destroy looks for one (C3).
@@ -89,8 +90,9 @@ enum lf_counter { LF_GRANTS, LF_CANCELS, LF_SYNC_FAILURES, LF_COUNTERS };
  * request is over and the pointer is unpublished).  A granted node has one
  * owner after its dequeue: the routine's runner, which unpublishes and frees
  * it (lf_retire).  A cancelled node has two, the canceller and the queue's
- * consumer, and the later of the two frees it (`owners`).  Freeing is always
- * after an RCU grace period that starts once the pointer is unpublished.
+ * consumer, and the later of the two frees it (`owners`).  Freeing (reuse,
+ * node.c) is always after an RCU grace period that starts once the pointer
+ * is unpublished.
  */
 struct lf_node {
 	struct request request;
