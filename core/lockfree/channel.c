@@ -73,7 +73,7 @@ static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 	if (node->request.nregs == 0) {				/* C4: nothing to wait for */
 		if (!node_move(node, NS_WAIT_CHANNEL, NS_GRANTED))
 			return false;
-		atomic_fetch_sub_explicit(&pool->waiting_channel, 1, memory_order_relaxed);
+		count(pool, LF_CHANNEL_LEFT);
 		node->request.base = (mapreg_base){ 0, 0 };
 		grant(pool, node, granted);
 		return true;
@@ -84,7 +84,7 @@ static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 		atomic_fetch_sub_explicit(&pool->waiting_registers, 1, memory_order_relaxed);
 		return false;
 	}
-	atomic_fetch_sub_explicit(&pool->waiting_channel, 1, memory_order_relaxed);
+	count(pool, LF_CHANNEL_LEFT);
 	wait_for_registers(pool, node, granted);
 	return true;
 }

@@ -34,9 +34,9 @@
  * adapter's poll queue, whose eventfd is readable while any is pending.
  *
  * Invariants:
- *  - waiting_channel counts nodes in WAIT_CHANNEL, waiting_registers nodes
- *    in WAIT_REGISTERS; each is raised before a node enters the state and
- *    lowered by whoever moves it out;
+ *  - LF_CHANNEL_WAITS less LF_CHANNEL_LEFT counts nodes in WAIT_CHANNEL,
+ *    waiting_registers nodes in WAIT_REGISTERS; each is raised before a
+ *    node enters the state and lowered by whoever moves it out;
  *  - a FREE channel's queue holds nothing but what was enqueued after the
  *    decision to free it: its taker checks (channel_take_free, C11, C3);
  *    a queue with requests behind an unlinked successor is PARKED;
@@ -82,7 +82,12 @@ enum channel_state { CH_FREE, CH_HELD, CH_KEPT, CH_SYNC, CH_PARKED };
 #define RUN_KEPT (1u << 31)
 
 /* C27's counters, per CPU (stats.c). */
-enum lf_counter { LF_GRANTS, LF_CANCELS, LF_SYNC_FAILURES, LF_COUNTERS };
+enum lf_counter {
+	LF_GRANTS, LF_CANCELS, LF_SYNC_FAILURES,
+	LF_CHANNEL_WAITS,	/* nodes that entered WAIT_CHANNEL */
+	LF_CHANNEL_LEFT,	/* ... and left it: the difference is waiting_channel */
+	LF_COUNTERS
+};
 
 /*
  * A waiting request's copy.  While it waits, two parties may hold it: its
@@ -140,14 +145,15 @@ struct lf_pool {
 	atomic_ulong serve_requests;
 
 	/*
-	 * Nodes in WAIT_CHANNEL / WAIT_REGISTERS (C27).  waiting_registers is
-	 * also the Dekker flag of no-stranding: it is raised seq_cst before a
-	 * node can be seen waiting, and read after a full fence by whoever
-	 * returns registers (so those reads and the lowering may be relaxed:
-	 * the fences, not the counter, order the pair).  waiting_channel is a
-	 * statistic only: relaxed throughout.
+	 * Nodes in WAIT_REGISTERS (C27), and the Dekker flag of no-stranding:
+	 * raised seq_cst before a node can be seen waiting, and read after a
+	 * full fence (or a seq_cst release) by whoever returns registers (so
+	 * the lowering may be relaxed: the fences, not the counter, order the
+	 * pair).  Nodes in WAIT_CHANNEL are a statistic only: the per-CPU
+	 * counters LF_CHANNEL_WAITS and LF_CHANNEL_LEFT, with no atomic
+	 * instruction (count()).
 	 */
-	atomic_long waiting_channel, waiting_registers;
+	atomic_long waiting_registers;
 };
 
 /*

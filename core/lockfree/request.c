@@ -23,7 +23,6 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 				   struct grant_list *granted)
 {
 	uint32_t state = holds_channel ? NS_WAIT_REGISTERS : NS_WAIT_CHANNEL;
-	atomic_long *waiting = holds_channel ? &pool->waiting_registers : &pool->waiting_channel;
 	struct lf_node *node = node_copy(req, state);
 
 	if (node == NULL) {
@@ -35,12 +34,16 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	if (holds_channel)
 		registers_waiter_raise(pool);
 	else
-		atomic_fetch_add_explicit(waiting, 1, memory_order_relaxed);	/* statistic */
+		count(pool, LF_CHANNEL_WAITS);			/* statistic */
 	/* The linearization point: from here a cancel can find the node (C20). */
 	PAUSE(PAUSE_SUBMIT_BEFORE_COMMIT);
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 		PAUSE(PAUSE_SUBMIT_COMMIT_FAILED);
-		atomic_fetch_sub_explicit(waiting, 1, memory_order_relaxed);
+		if (holds_channel)
+			atomic_fetch_sub_explicit(&pool->waiting_registers, 1,
+						  memory_order_relaxed);
+		else
+			count(pool, LF_CHANNEL_LEFT);
 		/* A stale cancel may have loaded the pointer: RCU, not free(). */
 		node_unpublish(node);
 		node_free(node);		/* never queued */
@@ -159,8 +162,7 @@ bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t genera
 			node_unpublish(node);
 			node_release_cancelled(node);	/* the queue's consumer frees it */
 			if (state == NS_WAIT_CHANNEL) {
-				atomic_fetch_sub_explicit(&pool->waiting_channel, 1,
-							  memory_order_relaxed);
+				count(pool, LF_CHANNEL_LEFT);
 				break;
 			}
 			/*

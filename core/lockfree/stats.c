@@ -16,13 +16,21 @@ static uint64_t sum_counter(const struct lf_pool *pool, enum lf_counter counter)
 static uint64_t grants_in_place(const struct lf_pool *pool)
 {
 	struct lf_pool *writable = (struct lf_pool *)pool;	/* for the mutex */
-	struct lf_adapter *adapter;
+	struct cds_list_head *link;
 	uint64_t sum;
 
 	pthread_mutex_lock(&writable->admin);
 	sum = pool->grants_retired;
-	cds_list_for_each_entry(adapter, &pool->adapters, link)
+	/*
+	 * By the links, not cds_list_for_each_entry: that one forms an
+	 * adapter pointer from the pool's list head to end the loop, which
+	 * UBSan rightly calls misaligned (adapters are 64-byte aligned).
+	 */
+	cds_list_for_each(link, &pool->adapters) {
+		struct lf_adapter *adapter = caa_container_of(link, struct lf_adapter, link);
+
 		sum += atomic_load_explicit(&adapter->grants_in_place, memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&writable->admin);
 	return sum;
 }
@@ -38,7 +46,9 @@ void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
 	/* Racy by nature (C27): clamp so that a torn moment never underflows. */
 	uint64_t held = registers - unclaimed;
 	cached = cached < held ? cached : held;
-	long waiting_channel = atomic_load_explicit(&pool->waiting_channel, memory_order_relaxed);
+	/* Left first: a node counted as left was counted as waiting before. */
+	uint64_t left_channel = sum_counter(pool, LF_CHANNEL_LEFT);
+	uint64_t waiting_channel = sum_counter(pool, LF_CHANNEL_WAITS) - left_channel;
 	long waiting_registers = atomic_load_explicit(&pool->waiting_registers,
 						      memory_order_relaxed);
 	*out = (mapreg_pool_stats){
@@ -46,7 +56,7 @@ void lf_pool_stats(const struct mapreg_pool *head, mapreg_pool_stats *out)
 		.free = unclaimed,
 		.cached = cached,
 		.held = held - cached,
-		.waiting_channel = waiting_channel > 0 ? (uint64_t)waiting_channel : 0,
+		.waiting_channel = (int64_t)waiting_channel > 0 ? waiting_channel : 0,
 		.waiting_registers = waiting_registers > 0 ? (uint64_t)waiting_registers : 0,
 		.grants = sum_counter(pool, LF_GRANTS) + grants_in_place(pool),
 		.cancels = sum_counter(pool, LF_CANCELS),
