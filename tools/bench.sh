@@ -12,7 +12,7 @@
 #   --publish  also copies the PNGs to bench/results/ and rewrites the
 #              generated part of BENCHMARKS.md (how the lead regenerates it)
 # BENCH_MIN_TIME (default 0.2 s) and BENCH_REPETITIONS (default 3) set the
-# size; the default run takes about 2 minutes on 2 CPUs.
+# size; the default run takes about 3 minutes on 2 CPUs, io-bench included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
