@@ -21,4 +21,22 @@ static inline uint32_t run_start_within_boundary(uint32_t start, uint32_t count,
 	return (start / boundary + 1) * boundary;
 }
 
+/*
+ * The same rule for a search that looks at 64 registers at once, from a
+ * multiple of 64: the offsets in such a word at which a run of `count`
+ * (at most `boundary`) crosses no multiple of a boundary of 64 or less.
+ * A larger boundary (or none) cuts no word: every offset.
+ */
+static inline uint64_t boundary_start_mask(uint32_t count, uint32_t boundary)
+{
+	if (boundary == 0 || boundary > 64)
+		return ~0ull;
+	uint32_t starts = boundary - count + 1;		/* per window of `boundary` */
+	uint64_t window = starts >= 64 ? ~0ull : (1ull << starts) - 1, mask = 0;
+
+	for (uint32_t at = 0; at < 64; at += boundary)
+		mask |= window << at;
+	return mask;
+}
+
 #endif /* MAPREG_BOUNDARY_H */

@@ -121,7 +121,11 @@ mapreg_status xfer_begin_submit(struct mapreg_adapter *adapter, mapreg_transfer 
 mapreg_status xfer_check_hold(mapreg_transfer *xfer)
 {
 	struct xfer_impl *impl = xfer_impl(xfer);
-	/* Relaxed: nothing of the transfer is read or written after it. */
+	/*
+	 * Relaxed, the load and the CAS that consumes a mark: nothing of the
+	 * transfer is read or written after them, and a consumed mark returns
+	 * CANCELLED having touched nothing else.
+	 */
 	uint32_t word = atomic_load_explicit(&impl->state, memory_order_relaxed);
 
 	PERTURB();

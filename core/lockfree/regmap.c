@@ -76,22 +76,6 @@ void regmap_fini(struct regmap *map)
 	free(map->chunks);
 }
 
-/* First bit in [from, limit) equal to `set` in a relaxed snapshot, or limit. */
-static uint32_t find_next(struct regmap *map, uint32_t from, uint32_t limit, bool set)
-{
-	while (from < limit) {
-		uint64_t word = atomic_load_explicit(word_of(map, from), memory_order_relaxed);
-
-		word = (set ? word : ~word) & (~0ull << (from % REGMAP_WORD_BITS));
-		if (word != 0) {
-			uint32_t found = (from & ~(REGMAP_WORD_BITS - 1)) + (uint32_t)__builtin_ctzll(word);
-			return found < limit ? found : limit;
-		}
-		from = (from & ~(REGMAP_WORD_BITS - 1)) + REGMAP_WORD_BITS;
-	}
-	return limit;
-}
-
 void regmap_release(struct regmap *map, uint32_t first, uint32_t count)
 {
 	while (count > 0) {
@@ -163,13 +147,15 @@ static uint64_t run_starts(uint64_t clear, uint32_t count)
  * The first start in [from, end) of `count` clear bits that all lie below
  * `limit`, in a relaxed snapshot of the words; `end` if none.  A word at a
  * time: a run that spans words is carried across them (`run` clear bits
- * from `run_start`), one inside a word is found by run_starts().  With a
- * boundary of 64 or more (C30) a run may not cross a multiple of it, all of
- * which fall between words: the carried run starts again there.
+ * from `run_start`), one inside a word is found by run_starts().  A run may
+ * not cross a multiple of the boundary (C30): the carried run starts again
+ * at each one that falls between words, and a boundary of 64 or less keeps
+ * only the starts inside a word that stay in their window.
  */
 static uint32_t find_clear_run(struct regmap *map, uint32_t from, uint32_t end, uint32_t limit,
 			       uint32_t count, uint32_t boundary)
 {
+	uint64_t allowed = boundary_start_mask(count, boundary);
 	uint32_t run = 0, run_start = from;
 
 	for (uint32_t base = from & ~(REGMAP_WORD_BITS - 1); base < limit;
@@ -209,7 +195,7 @@ static uint32_t find_clear_run(struct regmap *map, uint32_t from, uint32_t end, 
 			run = 0;
 		}
 		if (count <= REGMAP_WORD_BITS) {
-			uint64_t starts = run_starts(clear, count);
+			uint64_t starts = run_starts(clear, count) & allowed;
 			if (starts != 0) {
 				uint32_t first = base + (uint32_t)__builtin_ctzll(starts);
 				return first < end ? first : end;
@@ -225,37 +211,24 @@ static uint32_t find_clear_run(struct regmap *map, uint32_t from, uint32_t end, 
 	return end;
 }
 
-/* First fit among runs starting in [start, end). */
+/*
+ * First fit among runs starting in [start, end): the search proposes, the
+ * claim's compare-and-swaps decide; a run taken meanwhile sends the search on
+ * past the bit that was found set.
+ */
 static uint32_t claim_first_fit(struct regmap *map, uint32_t count, uint32_t start,
 				uint32_t end, uint32_t limit, uint32_t boundary,
 				bool *rolled_back)
 {
-	/* Word at a time, unless a boundary cuts words (C30: below 64). */
-	bool by_word = boundary == 0 || boundary >= REGMAP_WORD_BITS;
+	while (start < end) {
+		start = find_clear_run(map, start, end, limit, count, boundary);
+		if (start >= end)
+			break;
+		uint32_t busy = claim_range(map, start, count);
 
-	while (start < end && limit - start >= count) {
-		if (by_word) {
-			start = find_clear_run(map, start, end, limit, count, boundary);
-			if (start >= end)
-				break;
-		} else {
-			start = find_next(map, start, end, false);
-			if (start >= end || limit - start < count)
-				break;
-			uint32_t fit = run_start_within_boundary(start, count, boundary);
-			if (fit != start) {
-				start = fit;
-				continue;
-			}
-		}
-		uint32_t busy = find_next(map, start, start + count, true);
-
-		if (busy == start + count) {
-			busy = claim_range(map, start, count);
-			if (busy == REGMAP_NONE)
-				return start;
-			*rolled_back |= busy > start;
-		}
+		if (busy == REGMAP_NONE)
+			return start;
+		*rolled_back |= busy > start;
 		start = busy + 1;
 	}
 	return REGMAP_NONE;
@@ -287,6 +260,12 @@ uint32_t regmap_unclaimed(struct regmap *map)
 	return registers - claimed;
 }
 
+/*
+ * Relaxed loads: destroy's caller has the channel (taken by an acquiring
+ * CAS after every keep that recorded under it) and C28 puts every other keep
+ * and free of this adapter before destroy, so the records it must see
+ * happen before these loads.
+ */
 bool regmap_kept_by(struct regmap *map, uint32_t owner)
 {
 	uint32_t registers = regmap_registers(map);
