@@ -161,6 +161,8 @@ static void stale_free_hook(enum mapreg_pause where)
 static void next_call_does_not_pass_request_queued_behind_stale_free(bool destroy, bool keep)
 {
 	mapreg_pool *pool = pool_new(2);
+
+	mapreg_pool_unbiased(pool);	/* the shared protocol's window, from one thread */
 	stale = (struct stale_free){ .adapter = inline_adapter(pool), .destroy = destroy,
 				     .keep = keep };
 	probe_init(&stale.queued, "queued", MAPREG_DEALLOCATE_OBJECT);
@@ -283,6 +285,176 @@ static void c20_cancel_finds_request_on_transfer_reused_after_failed_commit(void
 	assert_quiescent(pool);
 }
 
+
+/*
+ * The biased channel (core/lockfree/bias.h): an owner thread O and a
+ * revoker, the test's thread, stopped by the hook after its fence and before
+ * it reads what O holds.  What O does meanwhile is let go by the hook: the
+ * hook then waits until O's store to bias_held is visible or O's call has
+ * returned, so that the revoker reads exactly that store (no timing).
+ * Lock-free backend, and only where adapters start biased (not without
+ * rseq).
+ */
+struct revoke_race {
+	mapreg_adapter *adapter;
+	struct gate holding;		/* O holds the channel */
+	struct gate go;			/* the hook lets O end its hold */
+	atomic_bool returned;		/* O's ending call returned */
+	unsigned int ends_as;		/* the bias_held O's end stores */
+	bool let_go;			/* the hook lets O go (else later) */
+	struct probe first;		/* O's request (async case) */
+	mapreg_base run;		/* O's hold (sync case) */
+	mapreg_status o_end;		/* O's free_adapter_object (sync case) */
+	bool sync;
+};
+
+static struct revoke_race race;
+
+static void revoke_hook(enum mapreg_pause where)
+{
+	if (where != PAUSE_BIAS_REVOKING)
+		return;
+	mapreg_pause_hook = NULL;
+	if (!race.let_go)
+		return;
+	gate_open(&race.go);
+	while (mapreg_adapter_bias_held(race.adapter) != race.ends_as &&
+	       !atomic_load(&race.returned))
+		;	/* O runs on the other CPU, or gets this one when we are preempted */
+}
+
+static void owner_waits_in_routine(struct probe *p)
+{
+	gate_open(&race.holding);
+	assert_true(gate_wait(&race.go));
+}
+
+static void *owner(void *arg)
+{
+	(void)arg;
+	if (race.sync) {
+		race.run = hold(race.adapter, 1);
+		gate_open(&race.holding);
+		assert_true(gate_wait(&race.go));
+		race.o_end = mapreg_free_adapter_object(race.adapter,
+							   MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS);
+	} else {
+		request(race.adapter, 1, &race.first);	/* granted at once: waits inside */
+	}
+	atomic_store(&race.returned, true);
+	return NULL;
+}
+
+/* O holds its biased channel, on a thread of its own; false: not biased here. */
+static pthread_t owner_holding(mapreg_pool *pool, bool sync, bool let_go, pthread_t *thread)
+{
+	race = (struct revoke_race){ .adapter = inline_adapter(pool), .sync = sync,
+				       .let_go = let_go, .ends_as = 0 /* BIAS_FREE */ };
+	gate_init(&race.holding);
+	gate_init(&race.go);
+	probe_init(&race.first, "the owner's request", MAPREG_DEALLOCATE_OBJECT);
+	race.first.then = owner_waits_in_routine;
+	*thread = thread_start(owner, NULL, 0);
+	assert_true(gate_wait(&race.holding));
+	return *thread;
+}
+
+static void owner_done(pthread_t thread)
+{
+	gate_open(&race.go);			/* if the hook did not */
+	thread_join(thread);
+	gate_destroy(&race.holding);
+	gate_destroy(&race.go);
+}
+
+static bool starts_biased(mapreg_pool *pool)
+{
+	mapreg_adapter *probe = inline_adapter(pool);
+	bool biased = mapreg_adapter_biased(probe);
+
+	assert_ok(adapter_destroy(probe));
+	return biased;
+}
+
+/*
+ * C14, found by the stress suite (keep-registers mix: a stall with requests
+ * queued on a free channel): the owner giving its channel back while the
+ * word read REVOKING ran the shared protocol's release, whose exchange the
+ * revoker's conversion then overwrote with the HELD it read: a channel held
+ * by nobody.  O's routine returns while the revoker is stopped; the revoker's
+ * request must still be granted.
+ */
+static void c14_owner_release_during_revocation_loses_no_request(void **state)
+{
+	mapreg_pool *pool = pool_new(4);
+	struct probe later;
+	pthread_t o;
+
+	if (!starts_biased(pool))
+		skip();
+	owner_holding(pool, false, true, &o);
+	probe_init(&later, "the revoker's request", MAPREG_DEALLOCATE_OBJECT);
+	mapreg_pause_hook = revoke_hook;
+	request(race.adapter, 1, &later);
+	mapreg_pause_hook = NULL;
+	owner_done(o);
+	assert_ran_once(&race.first);
+	assert_ran_once(&later);			/* C14 */
+	assert_quiescent(pool);
+}
+
+/*
+ * The same revocation with O still inside its routine: the revoker reads
+ * HELD, queues behind it (C11), and O's release, in the shared protocol
+ * now, hands the channel to it (C14).
+ */
+static void c11_revoker_queues_behind_owner_holding(void **state)
+{
+	mapreg_pool *pool = pool_new(4);
+	struct probe later;
+	pthread_t o;
+
+	if (!starts_biased(pool))
+		skip();
+	owner_holding(pool, false, false, &o);
+	probe_init(&later, "the revoker's request", MAPREG_DEALLOCATE_OBJECT);
+	mapreg_pause_hook = revoke_hook;
+	request(race.adapter, 1, &later);
+	mapreg_pause_hook = NULL;
+	assert_not_run(&later);				/* C11: O holds the channel */
+	owner_done(o);
+	assert_ran_once(&race.first);
+	assert_ran_once(&later);			/* C14: O's release passed it on */
+	assert_quiescent(pool);
+}
+
+/*
+ * C24: another thread ends O's C8 hold, revoking the bias, which finds
+ * SYNC and hands the hold over to the shared protocol; O's own end then
+ * fails, and the run is freed once.  (The interleaving where O stores its
+ * end between the revoker's CAS and its read is formal/bias.pml's: no pause
+ * point on the owner's path, which the counted build would pay for.)
+ */
+static void c24_revoker_ends_owner_hold_once(void **state)
+{
+	mapreg_pool *pool = pool_new(4);
+	pthread_t o;
+
+	if (!starts_biased(pool))
+		skip();
+	owner_holding(pool, true, false, &o);
+	mapreg_pause_hook = revoke_hook;
+	assert_ok(mapreg_free_adapter_object(race.adapter,
+					     MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS));
+	mapreg_pause_hook = NULL;
+	owner_done(o);
+	assert_status(race.o_end, MAPREG_INVALID_PARAMETER);	/* C24: ended already */
+	assert_ok(mapreg_free_map_registers(race.adapter, race.run, 1));
+	assert_status(mapreg_free_map_registers(race.adapter, race.run, 1),
+		      MAPREG_INVALID_PARAMETER);		/* C23: once */
+	assert_quiescent(pool);
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_channel),
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_registers),
@@ -293,13 +465,17 @@ static const struct CMUnitTest tests[] = {
 	TEST(c11_sync_request_does_not_pass_request_queued_behind_stale_free_keeping),
 	TEST(c3_destroy_does_not_drop_request_queued_behind_stale_free_keeping),
 	TEST(c20_cancel_finds_request_on_transfer_reused_after_failed_commit),
+	TEST(c14_owner_release_during_revocation_loses_no_request),
+	TEST(c11_revoker_queues_behind_owner_holding),
+	TEST(c24_revoker_ends_owner_hold_once),
 };
 
-/* The stale-FREE and reused-transfer replays need the lock-free backend's pause points. */
+/* The stale-FREE, reused-transfer and bias replays need the lock-free backend's pause points. */
 static bool runs_on_this_backend(const struct CMUnitTest *test)
 {
 	return test_backend != MAPREG_BACKEND_LOCKED ||
-	       (strstr(test->name, "stale_free") == NULL && strstr(test->name, "reused") == NULL);
+	       (strstr(test->name, "stale_free") == NULL && strstr(test->name, "reused") == NULL &&
+		strstr(test->name, "revo") == NULL && strstr(test->name, "owner") == NULL);
 }
 
 int main(int argc, char **argv)

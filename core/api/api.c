@@ -104,6 +104,11 @@ void mapreg_pool_place_first_fit(mapreg_pool *pool)
 {
 	pool->first_fit = true;
 }
+
+void mapreg_pool_unbiased(mapreg_pool *pool)
+{
+	pool->unbiased = true;
+}
 #endif
 
 int mapreg_pool_backend(const mapreg_pool *pool)

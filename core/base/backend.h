@@ -49,6 +49,7 @@ struct mapreg_pool {
 	uint32_t page_size;
 	uint32_t boundary;			/* C30: runs cross no multiple; 0: none */
 	bool first_fit;				/* test-only placement (hooks/fault.h) */
+	bool unbiased;				/* test-only: no biased channels (hooks/fault.h) */
 	/*
 	 * Counted by the API layer for every MAPREG_INVALID_PARAMETER it
 	 * returns and every bad answer (C19, C27).  Relaxed: a statistic that

@@ -41,6 +41,15 @@ bool rseq_ready(void);
 /* Aborts every critical section running or preempted in this process. */
 void rseq_fence(void);
 
+/*
+ * The heavy half of an asymmetric fence (liburcu-memb's smp_mb_master): a
+ * full memory barrier on every CPU running one of our threads, so that any
+ * thread's stores before it are visible after it, and its loads after it
+ * see our stores before it.  The light half is a compiler barrier.  Ready
+ * with rseq (the same membarrier registration): callers check rseq_ready().
+ */
+void fence_heavy(void);
+
 #if defined(__x86_64__) && !defined(MAPREG_TSAN)
 #define MAPREG_HAVE_RSEQ 1
 

@@ -38,10 +38,12 @@ enum mapreg_pause {
 	PAUSE_PASS_ON_RELEASED,		/* channel_pass_on, stored, before its fence */
 	PAUSE_SUBMIT_BEFORE_COMMIT,	/* submit_queued, node published, not committed */
 	PAUSE_SUBMIT_COMMIT_FAILED,	/* submit_queued, commit failed (IDLE), not unpublished */
+	PAUSE_BIAS_REVOKING,		/* bias_revoke, REVOKING and fenced, bias_held not read */
 };
 
 #ifdef MAPREG_FAULT_INJECTION
 #include <stdatomic.h>
+#include <stdbool.h>
 
 /* Bit i set: fault i is active.  Relaxed: tests set it while quiescent. */
 extern atomic_uint mapreg_fault_mask;
@@ -57,6 +59,21 @@ void mapreg_fault_set(unsigned int mask);
  */
 #include <mapreg.h>
 void mapreg_pool_place_first_fit(mapreg_pool *pool);
+
+/*
+ * Not a fault either: the lock-free pool's adapters start unbiased
+ * (lockfree/bias.h), so that a test replaying a race of the shared channel
+ * protocol from one thread reaches its pause points.  Call it on a new
+ * pool, before its adapters are created (api/api.c).
+ */
+void mapreg_pool_unbiased(mapreg_pool *pool);
+
+/*
+ * For tests replaying races of the biased channel, lock-free adapters only:
+ * whether the channel word is BIASED, and the owner's bias_held (bias.h).
+ */
+bool mapreg_adapter_biased(mapreg_adapter *adapter);
+unsigned int mapreg_adapter_bias_held(mapreg_adapter *adapter);
 
 /*
  * For counting instructions under callgrind, which has no rseq: makes the

@@ -3,9 +3,11 @@
  * The adapter's channel (C11, C14, C3): taken by CAS, handed to queued
  * requests in order by whoever holds it for nobody (channel_pass_on), and
  * freed only in a way that no new request overtakes a queued one.  The
- * proofs are in core/README.md ("Channels").
+ * proofs are in core/README.md ("Channels").  A BIASED channel is its
+ * owner's (bias.h): each entry point below either is the owner's biased
+ * transition or revokes the bias before it touches the word or the queue.
  */
-#include "lockfree/lockfree.h"
+#include "lockfree/bias.h"
 
 /*
  * Takes the channel if it is in state `from`.  The relaxed look first spares
@@ -16,6 +18,20 @@ bool channel_take(struct lf_adapter *adapter, unsigned int from)
 {
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 
+	if (from == CH_SYNC && bias_mine(adapter, word)) {	/* ending a biased C8 hold */
+		unsigned int seen;
+
+		if (bias_state(adapter) != BIAS_SYNC)
+			return false;				/* C24 */
+		if (bias_store(adapter, BIAS_HELD, &seen) || seen == BIAS_HELD)
+			return true;
+		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+	} else if (CH_STATE(word) >= CH_BIASED) {
+		if (from == CH_KEPT)
+			return false;		/* C24: a biased channel has no KEPT hold */
+		bias_revoke(adapter);
+		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+	}
 	if (CH_STATE(word) != from)
 		return false;
 	PERTURB();
@@ -120,6 +136,13 @@ void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 	struct __cds_wfcq_head *queue = &adapter->channel_queue;
 	bool reading = false;
 
+	/*
+	 * The holder of a BIASED channel is its owner, and its queue is empty;
+	 * REVOKING, the revoker is reading what the owner holds.
+	 */
+	if (CH_STATE(atomic_load_explicit(&adapter->channel, memory_order_relaxed)) >= CH_BIASED &&
+	    bias_release(adapter))
+		return;
 	for (;;) {
 		PERTURB();
 		/*
@@ -199,6 +222,10 @@ bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 {
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 
+	if (CH_STATE(word) >= CH_BIASED) {		/* not the owner's take: bias_take */
+		bias_revoke(adapter);
+		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+	}
 	if (CH_STATE(word) != CH_FREE)
 		return false;
 	PERTURB();
@@ -229,6 +256,15 @@ void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base ba
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 
 	atomic_store_explicit(&adapter->holder_run, run_word(base), memory_order_relaxed);
+	if (CH_STATE(word) >= CH_BIASED) {	/* the holder is the owner (pass_on) */
+		unsigned int seen;
+
+		if (state == CH_SYNC &&
+		    (bias_store(adapter, BIAS_SYNC, &seen) || seen == BIAS_SYNC))
+			return;
+		bias_revoke(adapter);		/* KEPT: not biased; or revoked as HELD */
+		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+	}
 	PERTURB();
 	atomic_store_explicit(&adapter->channel, CH_WITH(word + CH_ONE_HOLD, state),
 			      memory_order_release);
@@ -261,6 +297,21 @@ bool channel_end_sync_keeping_run(struct lf_pool *pool, struct lf_adapter *adapt
 	/* Acquire: the run of the hold, written before its SYNC (channel_hold). */
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_acquire);
 
+	if (bias_mine(adapter, word)) {
+		unsigned int seen;
+
+		if (bias_state(adapter) != BIAS_SYNC)
+			return false;				/* C24 */
+		*base = channel_held_run(adapter);
+		if (bias_store(adapter, BIAS_FREE, &seen) || seen == BIAS_FREE) {
+			registers_keep(adapter, map_of(pool), *base);
+			return true;
+		}
+		word = atomic_load_explicit(&adapter->channel, memory_order_acquire);
+	} else if (CH_STATE(word) >= CH_BIASED) {
+		bias_revoke(adapter);
+		word = atomic_load_explicit(&adapter->channel, memory_order_acquire);
+	}
 	if (CH_STATE(word) != CH_SYNC)
 		return false;
 	*base = channel_held_run(adapter);

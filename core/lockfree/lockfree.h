@@ -40,6 +40,9 @@
  *  - a FREE channel's queue holds nothing but what was enqueued after the
  *    decision to free it: its taker checks (channel_take_free, C11, C3);
  *    a queue with requests behind an unlinked successor is PARKED;
+ *  - a BIASED channel's queue is empty, and only its owner holds it or
+ *    claims records naming its adapter; the word never returns to BIASED
+ *    (bias.h);
  *  - only the serving thread touches register_head and dequeues the
  *    register queue; only the channel's holder dequeues its queue; only the
  *    thread holding `polling` dequeues the poll queue;
@@ -76,8 +79,11 @@ enum node_state {
  * PARKED: nobody holds the channel, but its queue may hold live requests
  * behind a link an enqueuer has yet to write; only an enqueuer takes it
  * (submit_queued), so no new request overtakes those (C11).
+ * BIASED: the channel belongs to one thread, which takes and gives it back
+ * with plain stores (bias.h); its state is then `bias_held`, its queue
+ * empty.  REVOKING: a thread is ending the bias, for good (bias.c).
  */
-enum channel_state { CH_FREE, CH_HELD, CH_KEPT, CH_SYNC, CH_PARKED };
+enum channel_state { CH_FREE, CH_HELD, CH_KEPT, CH_SYNC, CH_PARKED, CH_BIASED, CH_REVOKING };
 
 #define RUN_KEPT (1u << 31)
 
@@ -188,6 +194,16 @@ struct lf_adapter {
 	 * orders nothing); queued grants count per CPU (count()).
 	 */
 	_Atomic uint64_t grants_in_place;
+	/*
+	 * The bias (bias.h): the owning thread (0 until the first taker
+	 * claims it; written once), the channel's state as the owner left it
+	 * (written by the owner alone), what the revoker read of it, and
+	 * whether the owner is claiming a kept run's record.
+	 */
+	_Atomic uintptr_t bias_owner;
+	atomic_uint bias_held;
+	atomic_uint bias_seen;
+	atomic_uint bias_busy;			/* the owner claims a record (bias.h) */
 	struct cds_list_head link;		/* pool->adapters, under pool->admin */
 
 	struct __cds_wfcq_head channel_queue;

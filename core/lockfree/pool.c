@@ -86,6 +86,9 @@ mapreg_status lf_adapter_init(struct mapreg_pool *head_pool, struct mapreg_adapt
 
 	__cds_wfcq_init(&adapter->channel_queue, &adapter->channel_queue_tail);
 	__cds_wfcq_init(&adapter->poll_queue, &adapter->poll_queue_tail);
+	/* Biased to its first taker where revoking can fence (bias.h). */
+	atomic_init(&adapter->channel,
+		    rseq_ready() && !head_pool->unbiased ? CH_BIASED : CH_FREE);
 	pthread_mutex_lock(&pool->admin);
 	cds_list_add_tail(&adapter->link, &pool->adapters);
 	pthread_mutex_unlock(&pool->admin);

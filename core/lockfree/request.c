@@ -5,7 +5,7 @@
  * ending a hold, and freeing a kept run (C23).
  */
 #include "base/transfer.h"
-#include "lockfree/lockfree.h"
+#include "lockfree/bias.h"
 
 /* A submission that took the channel and its registers: no node needed. */
 static mapreg_status submit_granted(struct lf_adapter *adapter, struct request *req,
@@ -23,6 +23,10 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 				   struct grant_list *granted)
 {
 	uint32_t state = holds_channel ? NS_WAIT_REGISTERS : NS_WAIT_CHANNEL;
+
+	/* A waiter's channel is handed on by others: not the owner's alone. */
+	if (holds_channel)
+		bias_settle(adapter);
 	struct lf_node *node = node_copy(req, state);
 
 	if (node == NULL) {
@@ -79,7 +83,10 @@ static inline __attribute__((always_inline))
 uint32_t take_now(struct lf_pool *pool, struct lf_adapter *adapter, uint32_t nregs,
 		  bool *holds_channel, struct grant_list *others)
 {
-	*holds_channel = channel_take_free(pool, adapter, others);
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+
+	*holds_channel = bias_mine(adapter, word) ? bias_take(pool, adapter, others)
+						  : channel_take_free(pool, adapter, others);
 	if (!*holds_channel)
 		return REGMAP_NONE;
 	if (nregs == 0)
@@ -270,10 +277,18 @@ mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base bas
 			if ((uint32_t)seen == (base.count | RUN_KEPT))
 				kept = seen;
 		}
-		/* Acquire pairs with registers_keep; one freer wins (double free). */
-		PERTURB();
-		if (atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
-							    memory_order_relaxed)) {
+		int claimed = bias_claim_record(adapter_of(head), run, kept);
+
+		if (claimed < 0) {
+			/* Not the owner's: no plain claim may race our CAS. */
+			bias_settle(adapter_of(head));
+			/* Acquire pairs with registers_keep; one freer wins (double free). */
+			PERTURB();
+			claimed = atomic_compare_exchange_strong_explicit(run, &kept, 0,
+									  memory_order_acquire,
+									  memory_order_relaxed);
+		}
+		if (claimed) {
 			registers_return(pool, map, base, granted);
 			status = MAPREG_OK;
 		}

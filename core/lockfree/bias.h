@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The biased channel: an adapter used by one thread alone costs that thread
+ * no locked instruction to take and give back its channel.
+ *
+ * While the channel word is BIASED, the channel belongs to one thread, its
+ * owner (`bias_owner`, claimed by the first thread that takes it), and its
+ * state is `bias_held` (FREE, HELD, SYNC), which only the owner writes, with
+ * plain stores.  Any other use of the channel (another thread's request,
+ * end of a hold or destroy; or the owner's own request that must queue or
+ * wait for registers, a nested request, a KEEP_OBJECT hold) first revokes
+ * the bias, for good (bias.c): the word goes BIASED -> REVOKING -> the state
+ * `bias_held` says, and the protocol of channel.c runs from then on.
+ *
+ * Invariants:
+ *  - while the word is BIASED its queue is empty and nobody but the owner
+ *    holds the channel: nothing is queued, and no operation of channel.c
+ *    runs, before the word has left BIASED;
+ *  - the word never returns to BIASED;
+ *  - every store of the owner to `bias_held` changes its value, and is
+ *    followed by a look at the word (bias_store): if the word left BIASED,
+ *    the owner learns from `bias_seen` whether the revoker read this store
+ *    or the one before, and so whether the real word already says it.
+ *
+ * Why a plain store suffices (an asymmetric Dekker pair, as liburcu-memb's
+ * read side against synchronize_rcu): the owner stores `bias_held`, then
+ * loads the word, with only a compiler barrier between them; the revoker
+ * CASes the word to REVOKING, runs fence_heavy() (membarrier: a full barrier
+ * on every CPU running one of our threads), then loads `bias_held`.  If the
+ * owner's load saw BIASED, its store came before the barrier the membarrier
+ * made it execute (or before it was last switched out), so the revoker reads
+ * that store or a later one.  If the owner's load missed BIASED, it waits
+ * for the revoker to publish the real word and reconciles (bias.c).  The
+ * model is formal/bias.pml.
+ */
+#ifndef MAPREG_LOCKFREE_BIAS_H
+#define MAPREG_LOCKFREE_BIAS_H
+
+#include "lockfree/lockfree.h"
+
+enum bias_held { BIAS_FREE, BIAS_HELD, BIAS_SYNC };
+
+/* This thread, as an owner: its thread pointer, unique among live threads. */
+static inline uintptr_t bias_self(void)
+{
+	return (uintptr_t)__builtin_thread_pointer();
+}
+
+/* The first thread to take an unclaimed BIASED channel becomes its owner. */
+bool bias_claim(struct lf_adapter *adapter);
+
+/* Ends the bias if the word is BIASED (any thread), and waits out a revoker. */
+void bias_revoke(struct lf_adapter *adapter);
+
+/* The bias is over when this returns (inline: the unbiased case is a load). */
+static inline void bias_settle(struct lf_adapter *adapter)
+{
+	if (CH_STATE(atomic_load_explicit(&adapter->channel, memory_order_relaxed)) >= CH_BIASED)
+		bias_revoke(adapter);
+}
+
+/* The word left BIASED: waits for the real word; returns what the revoker read. */
+unsigned int bias_revoked_seen(struct lf_adapter *adapter);
+
+/* `word` is BIASED and the caller owns it (or has just claimed it). */
+static inline bool bias_mine(struct lf_adapter *adapter, uint64_t word)
+{
+	if (CH_STATE(word) != CH_BIASED)
+		return false;
+	uintptr_t owner = atomic_load_explicit(&adapter->bias_owner, memory_order_relaxed);
+
+	if (__builtin_expect(owner == bias_self(), 1))
+		return true;
+	return owner == 0 && bias_claim(adapter);
+}
+
+/* The owner's view of its channel (its own stores: relaxed). */
+static inline unsigned int bias_state(struct lf_adapter *adapter)
+{
+	return atomic_load_explicit(&adapter->bias_held, memory_order_relaxed);
+}
+
+/*
+ * The owner's transition of the channel to `to`: true if the word is still
+ * BIASED after the store, so that the store is the transition.  Else the
+ * bias was revoked meanwhile; *seen is what the revoker read (to, or the
+ * state before), which the real word now says.
+ *
+ * Release: a revoker that reads `to` (acquire) also reads what the owner
+ * wrote before it (holder_run, grants_in_place).  The compiler barrier
+ * keeps the load after the store in program order; the hardware may still
+ * satisfy the load first (store buffer): the revoker's fence_heavy() is the
+ * other half (above).
+ */
+static inline bool bias_store(struct lf_adapter *adapter, unsigned int to, unsigned int *seen)
+{
+	PERTURB();	/* widens the window after the caller's look at the word */
+	atomic_store_explicit(&adapter->bias_held, to, memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
+	PERTURB();
+	if (__builtin_expect(CH_STATE(atomic_load_explicit(&adapter->channel,
+							   memory_order_relaxed)) == CH_BIASED, 1))
+		return true;
+	*seen = bias_revoked_seen(adapter);
+	return false;
+}
+
+/*
+ * The owner takes its channel (FREE -> HELD): true if it holds it, biased
+ * or, revoked meanwhile, in the real word.  Its queue is empty while biased,
+ * so taking overtakes nobody (C11).  Held already (a routine's nested
+ * request) and the bias ends: the request queues, as on any channel.
+ */
+static inline bool bias_take(struct lf_pool *pool, struct lf_adapter *adapter,
+			     struct grant_list *granted)
+{
+	unsigned int seen;
+
+	if (bias_state(adapter) == BIAS_FREE) {
+		if (bias_store(adapter, BIAS_HELD, &seen) || seen == BIAS_HELD)
+			return true;
+	} else {
+		bias_revoke(adapter);
+	}
+	return channel_take_free(pool, adapter, granted);
+}
+
+/*
+ * The owner gives its channel back (HELD -> FREE): true if done; false if
+ * the bias was revoked while it held the channel, which it then holds in the
+ * real word and passes on (channel_pass_on).
+ */
+static inline bool bias_release(struct lf_adapter *adapter)
+{
+	unsigned int seen;
+
+	return bias_store(adapter, BIAS_FREE, &seen) || seen == BIAS_FREE;
+}
+
+/*
+ * The owner frees a run kept through its adapter (C23) with plain loads and
+ * stores: 1 if it claimed the record `run` (it said `kept`), 0 if the record
+ * says otherwise (a double or foreign free), -1 if the adapter is not biased
+ * to us (the caller uses its compare-and-swap).
+ *
+ * While the adapter is BIASED, a record naming it is written by its owner
+ * alone: a keep needs the channel, and another thread that would free
+ * through the adapter revokes the bias first (lf_free_map_registers).  The
+ * revoker then waits for `bias_busy` to fall (bias_revoke), so that its
+ * compare-and-swap cannot claim a record this section is claiming: the same
+ * asymmetric pair as bias_store's, with `bias_busy` for `bias_held`.
+ */
+static inline int bias_claim_record(struct lf_adapter *adapter, _Atomic uint64_t *run,
+				    uint64_t kept)
+{
+	int claimed = -1;
+
+	if (!bias_mine(adapter, atomic_load_explicit(&adapter->channel, memory_order_relaxed)))
+		return -1;
+	atomic_store_explicit(&adapter->bias_busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	PERTURB();
+	if (__builtin_expect(CH_STATE(atomic_load_explicit(&adapter->channel,
+							   memory_order_relaxed)) == CH_BIASED, 1)) {
+		/* Acquire pairs with registers_keep's release, as the CAS does. */
+		claimed = atomic_load_explicit(run, memory_order_acquire) == kept;
+		if (claimed)
+			atomic_store_explicit(run, 0, memory_order_relaxed);
+	}
+	/* Release: the record's store before a revoker's look at `bias_busy`. */
+	atomic_store_explicit(&adapter->bias_busy, 0, memory_order_release);
+	return claimed;
+}
+
+#endif /* MAPREG_LOCKFREE_BIAS_H */
