@@ -4,8 +4,10 @@
 # or spins at every protocol step, driven by each run's seed.  Both
 # backends, both mixes, 2..16 worker threads, on two CPUs and pinned to one
 # (where only preemption interleaves threads), plus C11's targeted
-# reproducer with the pre-fix protocol planted, which must be caught.
-# About 3 minutes on 2 cores.
+# reproducer with the pre-fix protocol planted, which must be caught, and
+# the biased channel's revocations racing its owner (stress/revoke.c; its
+# meson tests are in the stress-perturbed suite, so each pass runs them).
+# About 3.5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/deps.sh test
