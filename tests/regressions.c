@@ -455,6 +455,33 @@ static void c24_revoker_ends_owner_hold_once(void **state)
 	assert_quiescent(pool);
 }
 
+/*
+ * C23: a run the owner kept, freed on another thread (a completion on
+ * another CPU), ends only the records' bias: the channel stays biased, the
+ * free succeeds once, and the owner's own free of it then fails.
+ */
+static void *keep_one(void *arg)
+{
+	race.run = keep_run(race.adapter, 1);
+	(void)arg;
+	return NULL;
+}
+
+static void c23_free_on_another_thread_keeps_channel_biased(void **state)
+{
+	mapreg_pool *pool = pool_new(4);
+
+	if (!starts_biased(pool))
+		skip();
+	race = (struct revoke_race){ .adapter = inline_adapter(pool) };
+	thread_join(thread_start(keep_one, NULL, 0));	/* the owner kept a run */
+	assert_ok(mapreg_free_map_registers(race.adapter, race.run, 1));
+	assert_status(mapreg_free_map_registers(race.adapter, race.run, 1),
+		      MAPREG_INVALID_PARAMETER);		/* C23: once */
+	assert_true(mapreg_adapter_biased(race.adapter));
+	assert_quiescent(pool);
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_channel),
 	TEST(c21_cancel_ignores_rebound_request_waiting_for_registers),
@@ -468,6 +495,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(c14_owner_release_during_revocation_loses_no_request),
 	TEST(c11_revoker_queues_behind_owner_holding),
 	TEST(c24_revoker_ends_owner_hold_once),
+	TEST(c23_free_on_another_thread_keeps_channel_biased),
 };
 
 /* The stale-FREE, reused-transfer and bias replays need the lock-free backend's pause points. */
@@ -475,7 +503,8 @@ static bool runs_on_this_backend(const struct CMUnitTest *test)
 {
 	return test_backend != MAPREG_BACKEND_LOCKED ||
 	       (strstr(test->name, "stale_free") == NULL && strstr(test->name, "reused") == NULL &&
-		strstr(test->name, "revo") == NULL && strstr(test->name, "owner") == NULL);
+		strstr(test->name, "revo") == NULL && strstr(test->name, "owner") == NULL &&
+		strstr(test->name, "biased") == NULL);
 }
 
 int main(int argc, char **argv)

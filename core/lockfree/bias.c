@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The biased channel's slow side (bias.h): claiming an adapter, and ending
- * its bias.  Neither is on a path that repeats: a bias is claimed once and
+ * the bias of its channel or of its kept-run records.  Neither is on a path that repeats: a bias is claimed once and
  * revoked at most once per adapter.
  */
 #include <sched.h>
@@ -21,6 +21,15 @@ bool bias_claim(struct lf_adapter *adapter)
 						       memory_order_relaxed, memory_order_relaxed);
 }
 
+/* Waits for another thread's few instructions, which a preemption may stretch. */
+static void pause_briefly(unsigned int *spins)
+{
+	if (++*spins < 128)
+		caa_cpu_relax();
+	else
+		sched_yield();
+}
+
 /* A revoker does a CAS, a membarrier and three stores: it is not long gone. */
 static uint64_t wait_while_revoking(struct lf_adapter *adapter)
 {
@@ -29,12 +38,8 @@ static uint64_t wait_while_revoking(struct lf_adapter *adapter)
 
 	/* Acquire: the real word, and bias_seen before it (bias_revoke). */
 	while (CH_STATE(word = atomic_load_explicit(&adapter->channel,
-						    memory_order_acquire)) == CH_REVOKING) {
-		if (++spins < 128)
-			caa_cpu_relax();
-		else
-			sched_yield();		/* the revoker may be preempted */
-	}
+						    memory_order_acquire)) == CH_REVOKING)
+		pause_briefly(&spins);
 	return word;
 }
 
@@ -72,17 +77,6 @@ void bias_revoke(struct lf_adapter *adapter)
 			    bias_self())
 				fence_heavy();
 			PAUSE(PAUSE_BIAS_REVOKING);
-			/*
-			 * A record claim the owner began before the fence ends
-			 * soon; one after it sees REVOKING and uses the CAS.
-			 * Acquire: its store to the record before our CAS on it.
-			 */
-			for (unsigned int spins = 0;
-			     atomic_load_explicit(&adapter->bias_busy, memory_order_acquire) != 0;)
-				if (++spins < 128)
-					caa_cpu_relax();
-				else
-					sched_yield();	/* the owner may be preempted */
 			/* Acquire: the run a SYNC store published (bias_store). */
 			unsigned int held = atomic_load_explicit(&adapter->bias_held,
 								 memory_order_acquire);
@@ -95,6 +89,35 @@ void bias_revoke(struct lf_adapter *adapter)
 		}
 	}
 	wait_while_revoking(adapter);
+}
+
+/*
+ * Ends the records' bias (bias.h): 1 -> 2 by CAS (one revoker; the others
+ * wait for it), then, unless we are the owner, fence_heavy(): every owner
+ * claim after it sees 2 and uses the CAS; one before it has raised
+ * `bias_busy`, visible to us now, and we wait for it to fall (acquire: its
+ * store to the record before our CAS on the record).  Then 0, for good.
+ */
+void bias_records_revoke(struct lf_adapter *adapter)
+{
+	unsigned int biased = 1, spins = 0;
+
+	/* Acquire: the revoker's wait, and so the owner's last claim, before us. */
+	if (atomic_load_explicit(&adapter->bias_records, memory_order_acquire) == 0)
+		return;
+	PERTURB();
+	if (atomic_compare_exchange_strong_explicit(&adapter->bias_records, &biased, 2,
+						    memory_order_seq_cst, memory_order_relaxed)) {
+		if (atomic_load_explicit(&adapter->bias_owner, memory_order_relaxed) !=
+		    bias_self())
+			fence_heavy();
+		while (atomic_load_explicit(&adapter->bias_busy, memory_order_acquire) != 0)
+			pause_briefly(&spins);
+		atomic_store_explicit(&adapter->bias_records, 0, memory_order_release);
+		return;
+	}
+	while (atomic_load_explicit(&adapter->bias_records, memory_order_acquire) != 0)
+		pause_briefly(&spins);
 }
 
 #ifdef MAPREG_FAULT_INJECTION

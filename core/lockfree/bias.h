@@ -16,6 +16,8 @@
  *  - while the word is BIASED its queue is empty and nobody but the owner
  *    holds the channel: nothing is queued, and no operation of channel.c
  *    runs, before the word has left BIASED;
+ *  - while `bias_records` is 1, only the owner claims records naming the
+ *    adapter (below); it is revoked apart from the channel;
  *  - the word never returns to BIASED;
  *  - every store of the owner to `bias_held` changes its value, and is
  *    followed by a look at the word (bias_store): if the word left BIASED,
@@ -138,30 +140,38 @@ static inline bool bias_release(struct lf_adapter *adapter)
 }
 
 /*
- * The owner frees a run kept through its adapter (C23) with plain loads and
- * stores: 1 if it claimed the record `run` (it said `kept`), 0 if the record
- * says otherwise (a double or foreign free), -1 if the adapter is not biased
- * to us (the caller uses its compare-and-swap).
- *
- * While the adapter is BIASED, a record naming it is written by its owner
- * alone: a keep needs the channel, and another thread that would free
- * through the adapter revokes the bias first (lf_free_map_registers).  The
- * revoker then waits for `bias_busy` to fall (bias_revoke), so that its
- * compare-and-swap cannot claim a record this section is claiming: the same
- * asymmetric pair as bias_store's, with `bias_busy` for `bias_held`.
+ * Kept-run records (C23) have a bias of their own, `bias_records`, so that
+ * completions on another CPU end only it, and the channel stays biased:
+ * 1 while the owner claims records naming its adapter with plain loads and
+ * stores, 2 while a thread ends that (bias_records_revoke), 0 for good
+ * after.  Records are written by whoever keeps a run (the channel's
+ * holder), but claimed only by a free through the adapter: another thread's
+ * free revokes first, and the revoker waits for `bias_busy` to fall after
+ * its membarrier, so that its compare-and-swap cannot claim a record the
+ * owner's section is claiming: the asymmetric pair of bias_store, with
+ * `bias_busy` for `bias_held` and `bias_records` for the word.
+ */
+void bias_records_revoke(struct lf_adapter *adapter);
+
+/*
+ * The owner frees a run kept through its adapter: 1 if it claimed the record
+ * `run` (it said `kept`), 0 if the record says otherwise (a double or
+ * foreign free), -1 if the records are not biased to us (the caller revokes
+ * and uses its compare-and-swap).
  */
 static inline int bias_claim_record(struct lf_adapter *adapter, _Atomic uint64_t *run,
 				    uint64_t kept)
 {
 	int claimed = -1;
 
-	if (!bias_mine(adapter, atomic_load_explicit(&adapter->channel, memory_order_relaxed)))
+	if (atomic_load_explicit(&adapter->bias_records, memory_order_relaxed) != 1 ||
+	    atomic_load_explicit(&adapter->bias_owner, memory_order_relaxed) != bias_self())
 		return -1;
 	atomic_store_explicit(&adapter->bias_busy, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 	PERTURB();
-	if (__builtin_expect(CH_STATE(atomic_load_explicit(&adapter->channel,
-							   memory_order_relaxed)) == CH_BIASED, 1)) {
+	if (__builtin_expect(atomic_load_explicit(&adapter->bias_records,
+						  memory_order_relaxed) == 1, 1)) {
 		/* Acquire pairs with registers_keep's release, as the CAS does. */
 		claimed = atomic_load_explicit(run, memory_order_acquire) == kept;
 		if (claimed)

@@ -40,9 +40,9 @@
  *  - a FREE channel's queue holds nothing but what was enqueued after the
  *    decision to free it: its taker checks (channel_take_free, C11, C3);
  *    a queue with requests behind an unlinked successor is PARKED;
- *  - a BIASED channel's queue is empty, and only its owner holds it or
- *    claims records naming its adapter; the word never returns to BIASED
- *    (bias.h);
+ *  - a BIASED channel's queue is empty, and only its owner holds it; the
+ *    word never returns to BIASED; while `bias_records` is 1 only the owner
+ *    claims records naming the adapter (bias.h);
  *  - only the serving thread touches register_head and dequeues the
  *    register queue; only the channel's holder dequeues its queue; only the
  *    thread holding `polling` dequeues the poll queue;
@@ -203,6 +203,7 @@ struct lf_adapter {
 	_Atomic uintptr_t bias_owner;
 	atomic_uint bias_held;
 	atomic_uint bias_seen;
+	atomic_uint bias_records;		/* records' bias: 1, 2 revoking, 0 (bias.h) */
 	atomic_uint bias_busy;			/* the owner claims a record (bias.h) */
 	struct cds_list_head link;		/* pool->adapters, under pool->admin */
 

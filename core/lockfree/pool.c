@@ -87,8 +87,10 @@ mapreg_status lf_adapter_init(struct mapreg_pool *head_pool, struct mapreg_adapt
 	__cds_wfcq_init(&adapter->channel_queue, &adapter->channel_queue_tail);
 	__cds_wfcq_init(&adapter->poll_queue, &adapter->poll_queue_tail);
 	/* Biased to its first taker where revoking can fence (bias.h). */
-	atomic_init(&adapter->channel,
-		    rseq_ready() && !head_pool->unbiased ? CH_BIASED : CH_FREE);
+	bool biased = rseq_ready() && !head_pool->unbiased;
+
+	atomic_init(&adapter->channel, biased ? CH_BIASED : CH_FREE);
+	atomic_init(&adapter->bias_records, biased);
 	pthread_mutex_lock(&pool->admin);
 	cds_list_add_tail(&adapter->link, &pool->adapters);
 	pthread_mutex_unlock(&pool->admin);

@@ -281,7 +281,7 @@ mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base bas
 
 		if (claimed < 0) {
 			/* Not the owner's: no plain claim may race our CAS. */
-			bias_settle(adapter_of(head));
+			bias_records_revoke(adapter_of(head));
 			/* Acquire pairs with registers_keep; one freer wins (double free). */
 			PERTURB();
 			claimed = atomic_compare_exchange_strong_explicit(run, &kept, 0,
