@@ -191,6 +191,26 @@ live   poll.live poll.pml "" c29
 mutant poll.MUTANT_NO_RECHECK poll.pml "-DMUTANT_NO_RECHECK" "C29"
 mutant poll.MUTANT_COUNT_AFTER_QUEUE poll.pml "-DMUTANT_COUNT_AFTER_QUEUE" "poll_pending falls below 0"
 
+# The biased channel (mutual exclusion, C11, C14, C24, C23): the owner's
+# plain stores of bias_held and bias_busy against the revokers' CAS and
+# membarrier, x86-TSO.  Two foreign threads; then one, with the kept-run
+# records, and with the bias unclaimed at the start.
+proof  bias bias.pml "" "" 1 2 3 4 5 6 7 8 9 10 11 12
+proof  bias.record bias.pml "-DRECORD -DONE_FOREIGN" "" 1 2 3 4 5 6 7 8 9 10 11 12 14 15 16
+proof  bias.claim bias.pml "-DCLAIM -DRECORD -DONE_FOREIGN" "" 1 2 3 4 5 7 9 10 13 14 15 16
+mutant bias.MUTANT_NO_MEMBARRIER bias.pml "-DMUTANT_NO_MEMBARRIER" \
+  "mutual exclusion: two holders of the channel"
+mutant bias.MUTANT_IGNORE_SEEN bias.pml "-DMUTANT_IGNORE_SEEN" \
+  "channel_pass_on by a thread that does not hold the channel"
+mutant bias.MUTANT_READ_BEFORE_REVOKE bias.pml "-DMUTANT_READ_BEFORE_REVOKE" \
+  "mutual exclusion: two holders of the channel"
+mutant bias.MUTANT_HOLDER_SKIPS_REVOKING bias.pml "-DMUTANT_HOLDER_SKIPS_REVOKING" \
+  "the real protocol runs on a BIASED or REVOKING word"
+mutant bias.MUTANT_HOLDER_SKIPS_REVOKING.lost bias.pml \
+  "-DMUTANT_HOLDER_SKIPS_REVOKING -DNO_REAL_CHECK" "deadlock: a thread waits forever"
+mutant bias.MUTANT_NO_BUSY_WAIT bias.pml "-DRECORD -DONE_FOREIGN -DMUTANT_NO_BUSY_WAIT" \
+  "C23: a kept run is freed twice"
+
 echo "formal: $((SECONDS - started)) s; work files in $work"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
