@@ -31,8 +31,25 @@
  *    (granted exactly once, C14, C15), a C8 hold and its end, a
  *    mapreg_free_adapter_object() with no hold of its own (C24: refused,
  *    unless it meets O's open hold, which it may end: then exactly one of
- *    O's end and F's end succeeds), or nothing (O alone: then O's holds
- *    are never refused, C8, and its routines run at once on O, C6).
+ *    O's end and F's end succeeds), a free of a run O kept (below), or
+ *    nothing (O alone: then O's holds are never refused, C8, and its
+ *    routines run at once on O, C6).
+ *  - F's free of a run O kept (C23), through the same adapter: the records'
+ *    bias (bias_records, bias_claim_record) revoked while O claims a record
+ *    with plain loads and stores.  In these rounds O publishes each run it
+ *    keeps (kept_pub: a hold's KEEP_REGISTERS end, a routine's; one such
+ *    hold is always planned) and spins a random while (as o_work does)
+ *    before freeing it itself; F, placed by f_delay, takes a publication
+ *    and frees that run, racing O's own free: exactly one of the two must
+ *    succeed, the other return MAPREG_INVALID_PARAMETER.  Half the time F
+ *    first freezes O (o_freeze) aimed at O's free call (the signal's
+ *    latency is measured), so that F's whole revocation runs inside O's
+ *    claim.  The other variant: O sets a kept run aside until the end of
+ *    its sequence, and F frees it while O goes on with other cycles (and
+ *    other records): O's own free of it at the end must then fail.  In
+ *    the perturbation build (which links the fault hooks) the round also
+ *    checks that the channel is still biased when F's only call was that
+ *    free (mapreg_adapter_biased): only the records' bias was revoked.
  * Whoever runs a routine that keeps something frees it after its own call
  * returns (the answer is applied when the routine returns, C19).
  *
@@ -43,7 +60,9 @@
  * register is granted once until freed) unless F ended O's hold, when O's
  * own bookkeeping of that hold is stale by design; the pool's stats show
  * every register free or cached and nothing held or waiting, and as many
- * caller errors as MAPREG_INVALID_PARAMETERs were returned (C27); the
+ * caller errors as MAPREG_INVALID_PARAMETERs were returned (C27); as
+ * many of O's frees of its kept runs were refused as F's free of one won
+ * (C23); the
  * adapter's destroy (itself a revocation when F did nothing) returns
  * MAPREG_OK (C3).  A round that does not end within the stall limit is
  * reported with what is pending (C13, C14).
@@ -84,6 +103,10 @@
 #ifdef MAPREG_PERTURB
 #include "hooks/perturb.h"
 #endif
+#ifdef MAPREG_FAULT_INJECTION	/* the perturbation build links the test hooks */
+#include "hooks/fault.h"
+#define CHECK_CHANNEL_BIAS 1
+#endif
 
 #define REGISTERS 16
 #define MAX_CYCLES 12
@@ -110,9 +133,26 @@ static const char *const cycle_name[] = {
  * revocations are F's. */
 static const int cycle_weight[] = { 30, 30, 28, 6, 3, 3 };
 
-enum f_action { F_NONE, F_ASYNC, F_HOLD, F_FREE_UNHELD, F_ACTIONS };
-static const char *const f_name[] = { "nothing", "async request", "hold", "free-unheld" };
-static const int f_weight[] = { 10, 30, 30, 30 };
+enum f_action {
+	F_NONE, F_ASYNC, F_HOLD, F_FREE_UNHELD,
+	F_FREE_KEPT,		/* frees a run O kept, racing O's own free of it */
+	F_FREE_KEPT_IDLE,	/* frees a run O kept and set aside for later */
+	F_ACTIONS
+};
+static const char *const f_name[] = {
+	"nothing", "async request", "hold", "free-unheld", "free-kept", "free-kept-idle",
+};
+static const int f_weight[] = { 10, 22, 22, 22, 16, 8 };
+
+/*
+ * O's publication of a kept run, for F (F_FREE_KEPT*): count, first, O's
+ * sequence number (never 0), whether O set it aside, and F's mark: F takes
+ * a publication by setting PUB_TAKEN, O withdraws it by exchanging 0.
+ */
+#define KEPT_SLOTS 4
+#define PUB_DEFERRED (1ull << 62)
+#define PUB_TAKEN (1ull << 63)
+#define PUB_BASE(v) ((mapreg_base){ (uint32_t)((v) >> 8) & 0xff, (uint32_t)(v) & 0xff })
 
 /* One asynchronous request and its routine. */
 struct rec {
@@ -167,6 +207,27 @@ struct round {
 	mapreg_base stolen;		/* the run of the hold F ended */
 	mapreg_status f_status, f_end_status;
 	bool f_stole;			/* F's unheld free ended O's hold */
+
+	/* F's free of a run O kept (F_FREE_KEPT, F_FREE_KEPT_IDLE). */
+	int keep_cycle;			/* a CY_HOLD_KEEP the plan forces; idle: set aside */
+	double free_frac[MAX_CYCLES];	/* O's spin before freeing its kept run (o_spin) */
+	int64_t aim_ns;			/* aimed freeze: its landing around O's free call */
+	_Atomic uint64_t kept_pub[KEPT_SLOTS];
+	unsigned int kept_seq;		/* O's publications */
+	_Atomic int64_t kept_free_at[KEPT_SLOTS];	/* when O calls free on it */
+	int64_t f_aimed_at;		/* the free time of the run F took */
+	atomic_bool o_pub_over;		/* O publishes no more */
+	uint64_t f_target;		/* the publication F took, 0: none */
+	mapreg_status f_free_status;
+	atomic_bool f_free_done;	/* F's free returned: f_free_status */
+	_Atomic int64_t t_f_free0, t_f_free1;
+	int o_kept_frees, o_kept_refused, o_kept_refused_untargeted;
+	bool o_met_f;			/* O's free of F's target overlapped F's free */
+	bool aba;			/* F's late free met a run O kept again at the same base */
+	atomic_bool froze_in_free;	/* the freeze stopped O inside its free of a kept run */
+	_Atomic int64_t t_kill, t_frozen;
+	int deferred_slot;		/* the run O set aside: its publication, or -1 */
+	mapreg_base deferred;
 	bool o_request_early;		/* hold-own-request: ran before the hold ended */
 
 	atomic_int occupancy;		/* routines, holds, kept objects in progress */
@@ -195,6 +256,11 @@ static unsigned long round_no;
 static bool o_done, f_done, quitting;
 /* F's end of its action, for O's check of a hold F ended (acquire/release). */
 static atomic_bool f_acted;
+
+/* The freeze signal's latency (ns), measured: aims F's freeze (F_FREE_KEPT). */
+static _Atomic int64_t sig_ns = 3000;
+/* O is inside its free of a kept run (read by o_freeze). */
+static atomic_bool o_in_free;
 
 static pthread_mutex_t print_mutex = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int fail_lines;
@@ -383,6 +449,8 @@ static void owe(struct round *r, struct rec *rec, mapreg_base base, bool object)
 	owed[nowed++] = (struct owed){ rec, base, object };
 }
 
+static void o_free_kept(struct round *r, mapreg_base base, int c, const char *what);
+
 static void owed_drain(struct round *r)
 {
 	while (nowed > 0) {		/* each free may run routines that owe more */
@@ -393,6 +461,10 @@ static void owed_drain(struct round *r)
 			channel_leave(r);
 			expect_status(r, counted(r, mapreg_free_channel(r->adapter)), MAPREG_OK,
 				      "C22", "free_channel after KEEP_OBJECT");
+		} else if (me == WHO_O) {	/* may race F's free of it (o_free_kept) */
+			registers_give(r, rec_token(r, o.rec), o.base);
+			o_free_kept(r, o.base, o.rec->owner == WHO_O ? (int)(o.rec - r->recs) : -1,
+				    "free_map_registers of a kept run");
 		} else {
 			registers_give(r, rec_token(r, o.rec), o.base);
 			expect_status(r, counted(r, mapreg_free_map_registers(r->adapter, o.base,
@@ -454,6 +526,150 @@ static void o_work(struct round *r, int c)
 	while (now_ns() < until)
 		if (same_cpu)
 			sched_yield();
+}
+
+static void o_phase(struct round *r, const char *what);
+
+/* A spin until `until` (o_work's kind of placement, yielding on one CPU). */
+static void spin_until(int64_t until)
+{
+	while (now_ns() < until)
+		if (same_cpu)
+			sched_yield();
+}
+
+static bool publishing(struct round *r)
+{
+	return r->f_action == F_FREE_KEPT || r->f_action == F_FREE_KEPT_IDLE;
+}
+
+/* O shows F a run it keeps: the slot, or -1 if all are in use (then F never sees it). */
+static int kept_publish(struct round *r, mapreg_base base, bool deferred, int64_t free_at)
+{
+	uint64_t v = (uint64_t)++r->kept_seq << 16 | (uint64_t)base.first << 8 | base.count |
+		     (deferred ? PUB_DEFERRED : 0);
+
+	/* Only O stores a publication into an empty slot: its own look suffices. */
+	for (int i = 0; i < KEPT_SLOTS; i++)
+		if (atomic_load_explicit(&r->kept_pub[i], memory_order_relaxed) == 0) {
+			/* Release: the free time before, for F's aim. */
+			atomic_store_explicit(&r->kept_free_at[i], free_at, memory_order_relaxed);
+			atomic_store_explicit(&r->kept_pub[i], v, memory_order_release);
+			return i;
+		}
+	return -1;
+}
+
+static bool owed_has(mapreg_base base)
+{
+	for (int i = 0; i < nowed; i++)
+		if (!owed[i].object && owed[i].base.first == base.first &&
+		    owed[i].base.count == base.count)
+			return true;
+	return false;
+}
+
+/* O waits for F's free of the run F took to return (a handshake after both calls). */
+static mapreg_status o_await_f_free(struct round *r)
+{
+	for (unsigned int spins = 0;
+	     !atomic_load_explicit(&r->f_free_done, memory_order_acquire); spins++)
+		if (same_cpu || spins > 256)
+			sched_yield();
+	return r->f_free_status;
+}
+
+/*
+ * O's free of its kept run `base`, published at `slot`: then withdrawn.  If
+ * F took it meanwhile, exactly one of the two frees must succeed (C23).
+ */
+static void o_kept_free(struct round *r, mapreg_base base, int slot, bool deferred,
+			const char *what)
+{
+	uint64_t v = 0;
+
+	if (deferred && slot >= 0) {
+		/*
+		 * The run O set aside: withdrawn first, so that F frees it
+		 * only while O is not freeing it; and if F took it, O frees
+		 * only once F is done (its drain included), so that no other
+		 * run kept at the same base can meet O's free: it must fail
+		 * exactly when F's won.
+		 */
+		v = atomic_exchange(&r->kept_pub[slot], 0);
+		atomic_store_explicit(&r->o_pub_over, true, memory_order_release);
+		if (v & PUB_TAKEN) {
+			o_phase(r, "waiting for F (F took the run set aside)");
+			o_await_f_free(r);
+			while (!atomic_load_explicit(&f_acted, memory_order_acquire))
+				sched_yield();
+		}
+	}
+	o_phase(r, "free_map_registers (a kept run, F may free it too)");
+	int64_t t0 = now_ns();
+	atomic_store(&o_in_free, true);
+	mapreg_status s = counted(r, mapreg_free_map_registers(r->adapter, base, base.count));
+	atomic_store(&o_in_free, false);
+	int64_t t1 = now_ns();
+
+	r->o_kept_frees++;
+	if (s != MAPREG_OK && s != MAPREG_INVALID_PARAMETER)
+		fail(r, "C23: %s {%u, %u} returned %s", what, base.first, base.count,
+		     mapreg_status_str(s));
+	r->o_kept_refused += s == MAPREG_INVALID_PARAMETER;
+	if (!deferred && slot >= 0)
+		v = atomic_exchange(&r->kept_pub[slot], 0);
+	if (v & PUB_TAKEN) {
+		mapreg_status f = o_await_f_free(r);
+
+		if (t0 <= atomic_load(&r->t_f_free1) && atomic_load(&r->t_f_free0) <= t1)
+			r->o_met_f = true;
+		if ((s == MAPREG_OK) + (f == MAPREG_OK) != 1) {
+			/*
+			 * Both succeeded: correct only if F's free came after
+			 * O's and met a run kept again at the same base inside
+			 * O's free (an inline grant): O's free of that one must
+			 * then fail (the round's count).
+			 */
+			if (s == MAPREG_OK && f == MAPREG_OK && !deferred && owed_has(base))
+				r->aba = true;
+			else
+				fail(r, "C23: O's free of its kept run {%u, %u} returned %s, F's "
+				     "free of it %s: exactly one must succeed%s", base.first,
+				     base.count, mapreg_status_str(s), mapreg_status_str(f),
+				     deferred ? " (the run O set aside)" : "");
+		}
+	} else if (s != MAPREG_OK) {
+		/* F did not take this one: only a late free of F's may have met it. */
+		r->o_kept_refused_untargeted++;
+	}
+}
+
+/*
+ * O frees a run it kept (C23).  In the rounds of F's free of a kept run,
+ * O publishes it first, and spins a random while (`free_frac` of a foreign
+ * call) before its free, so that F's free, once F has taken the
+ * publication, lands anywhere around O's.
+ */
+static void o_free_kept(struct round *r, mapreg_base base, int c, const char *what)
+{
+	if (!publishing(r)) {
+		expect_status(r, counted(r, mapreg_free_map_registers(r->adapter, base,
+								      base.count)),
+			      MAPREG_OK, "C23", what);
+		return;
+	}
+	int64_t at = now_ns() + (c < 0 ? 0 : (int64_t)(r->free_frac[c] * (double)r->revoke_ns));
+
+	/* F's freeze is aimed at the free: O leaves it the signal's latency to get there. */
+	if (r->f_freeze != 0)
+		at += atomic_load(&sig_ns) + 1000;
+
+	int slot = kept_publish(r, base, false, at);
+
+	o_phase(r, "published a kept run, spinning before its free");
+	spin_until(at);
+	o_kept_free(r, base, slot, false, what);
 }
 
 static mapreg_action routine(void *device, mapreg_transfer *xfer, mapreg_base base,
@@ -600,9 +816,16 @@ static void o_hold(struct round *r, int c, mapreg_action end, struct rec *own)
 	expect_status(r, s, MAPREG_OK, "C24", "end of a C8 hold");
 	r->o_ends_ok++;
 	if (s == MAPREG_OK && end != MAPREG_DEALLOCATE_OBJECT && nregs != 0) {
+		if (r->f_action == F_FREE_KEPT_IDLE && c == r->keep_cycle &&
+		    r->deferred_slot < 0) {
+			/* Set aside until the end of the sequence: F may free it meanwhile. */
+			r->deferred = base;
+			r->deferred_slot = kept_publish(r, base, true, INT64_MAX);
+			if (r->deferred_slot >= 0)
+				return;
+		}
 		o_phase(r, "free_map_registers (the hold's kept run)");
-		expect_status(r, counted(r, mapreg_free_map_registers(r->adapter, base, nregs)),
-			      MAPREG_OK, "C23", "free_map_registers after a KEEP_REGISTERS end");
+		o_free_kept(r, base, c, "free_map_registers after a KEEP_REGISTERS end");
 	}
 }
 
@@ -641,7 +864,13 @@ static void o_sequence(struct round *r)
 		o_phase(r, "freeing what routines kept");
 		owed_drain(r);
 	}
+	if (r->deferred_slot >= 0) {
+		o_kept_free(r, r->deferred, r->deferred_slot, true,
+			    "free_map_registers of the run set aside");
+		owed_drain(r);
+	}
 	atomic_store(&r->t_o_end, now_ns());
+	atomic_store_explicit(&r->o_pub_over, true, memory_order_release);
 
 	if (r->o_ends_refused != 0) {
 		/*
@@ -704,6 +933,9 @@ static void o_freeze(int sig)
 	int64_t until = now_ns() + atomic_load(&freeze_ns);
 
 	(void)sig;
+	atomic_store(&round_state.t_frozen, now_ns());
+	if (atomic_load(&o_in_free))
+		atomic_store(&round_state.froze_in_free, true);
 	atomic_store(&frozen, true);
 	while (now_ns() < until)
 		if (same_cpu)
@@ -716,10 +948,65 @@ static void f_freeze_o(struct round *r)
 	atomic_store(&frozen, false);
 	atomic_store(&freeze_ns, (int64_t)(r->f_freeze * (double)r->revoke_ns));
 	f_phase(r, "freezing O");
+	atomic_store(&r->t_kill, now_ns());
 	pthread_kill(o_thread, SIGUSR1);
 	for (unsigned int spins = 0; !atomic_load(&frozen); spins++)
 		if (same_cpu || spins > 256)
 			sched_yield();
+}
+
+/*
+ * F frees a run O kept (C23), through the same adapter: the first
+ * publication of O's it can take (the run set aside, for F_FREE_KEPT_IDLE),
+ * or nothing if O keeps no more.  Racing O's own free: half the time F
+ * first freezes O, aimed (by the measured signal latency) at O's free call
+ * plus a planned offset, so that F's revocation of the records' bias runs
+ * inside O's claim of the record.
+ */
+static void f_free_kept(struct round *r)
+{
+	bool idle = r->f_action == F_FREE_KEPT_IDLE;
+	uint64_t v = 0;
+
+	f_phase(r, "waiting for a run O kept");
+	for (unsigned int spins = 0; v == 0; spins++) {
+		bool over = atomic_load_explicit(&r->o_pub_over, memory_order_acquire);
+
+		for (int i = 0; i < KEPT_SLOTS && v == 0; i++) {
+			uint64_t seen = atomic_load_explicit(&r->kept_pub[i], memory_order_acquire);
+
+			if (seen != 0 && !(seen & PUB_TAKEN) && !(seen & PUB_DEFERRED) == !idle &&
+			    atomic_compare_exchange_strong(&r->kept_pub[i], &seen, seen | PUB_TAKEN)) {
+				v = seen;
+				r->f_aimed_at = atomic_load_explicit(&r->kept_free_at[i],
+								     memory_order_relaxed);
+			}
+		}
+		if (v == 0 && over) {		/* O kept nothing (more) for F */
+			atomic_store(&r->t_f_act, now_ns());
+			return;
+		}
+		if (v == 0 && (same_cpu || spins > 1024))
+			sched_yield();
+	}
+	r->f_target = v;
+	if (r->f_freeze != 0) {
+		if (!idle)
+			spin_until(r->f_aimed_at - atomic_load(&sig_ns) + r->aim_ns);
+		f_freeze_o(r);
+	}
+	mapreg_base base = PUB_BASE(v);
+
+	f_phase(r, "free_map_registers (a run O kept)");
+	atomic_store(&r->t_f_act, now_ns());
+	atomic_store(&r->t_f_free0, now_ns());
+	mapreg_status s = counted(r, mapreg_free_map_registers(r->adapter, base, base.count));
+	atomic_store(&r->t_f_free1, now_ns());
+	r->f_free_status = s;
+	atomic_store_explicit(&r->f_free_done, true, memory_order_release);
+	if (s != MAPREG_OK && s != MAPREG_INVALID_PARAMETER)
+		fail(r, "C23: F's free of O's kept run {%u, %u} returned %s", base.first,
+		     base.count, mapreg_status_str(s));
 }
 
 static void f_act(struct round *r)
@@ -741,7 +1028,7 @@ static void f_act(struct round *r)
 		atomic_store_explicit(&r->f_armed, true, memory_order_release);
 		f_delay(r);
 	}
-	if (r->f_freeze != 0 && r->f_action != F_NONE)
+	if (r->f_freeze != 0 && r->f_action != F_NONE && !publishing(r))
 		f_freeze_o(r);
 	atomic_store(&r->t_f_act, now_ns());
 	switch (r->f_action) {
@@ -780,6 +1067,10 @@ static void f_act(struct round *r)
 									      r->f_nregs)),
 				      MAPREG_OK, "C23", "free_map_registers after a KEEP_REGISTERS end");
 		}
+		break;
+	case F_FREE_KEPT:
+	case F_FREE_KEPT_IDLE:
+		f_free_kept(r);
 		break;
 	case F_FREE_UNHELD:
 		f_phase(r, "free_adapter_object without a hold");
@@ -846,6 +1137,8 @@ static void plan(struct round *r, uint64_t rng, int64_t cycle_ns, int64_t revoke
 						       : MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS;
 		/* Half the cycles at full speed, the others held up to 1.5 revocations. */
 		r->work_frac[c] = pick(&rng, 2) ? 0 : (double)pick(&rng, 1500) / 1000.0;
+		/* Before freeing a kept run (F_FREE_KEPT*): mostly within a revocation. */
+		r->free_frac[c] = pick(&rng, 4) == 0 ? 0 : (double)pick(&rng, 1500) / 1000.0;
 		if (kind == CY_HOLD_KEEP || kind == CY_HOLD_DEALLOCATE)
 			continue;
 		rec->used = true;
@@ -868,7 +1161,20 @@ static void plan(struct round *r, uint64_t rng, int64_t cycle_ns, int64_t revoke
 	/* Up to 1.25 windows: mostly inside O's sequence, some after it. */
 	r->f_frac = (double)pick(&rng, 1250) / 1000.0;
 	r->f_window_ns = cycle_ns * r->ncycles;
-	r->f_status = r->f_end_status = (mapreg_status)-1;	/* no such call */
+	r->f_status = r->f_end_status = r->f_free_status = (mapreg_status)-1;	/* no such call */
+	r->keep_cycle = r->deferred_slot = -1;
+	if (r->f_action == F_FREE_KEPT || r->f_action == F_FREE_KEPT_IDLE) {
+		/* O keeps a run at least: a hold's (for the idle variant, set aside). */
+		static const uint32_t sizes[] = { 1, 2, 3, 4, 8 };
+		int k = (int)pick(&rng, (unsigned int)r->ncycles);
+
+		r->keep_cycle = k;
+		r->cycles[k] = CY_HOLD_KEEP;
+		r->hold_nregs[k] = sizes[pick(&rng, 5)];
+		memset(&r->recs[k], 0, sizeof(r->recs[k]));
+		/* The aimed freeze lands from 300 ns before O's free call to 300 after. */
+		r->aim_ns = (int64_t)pick(&rng, 601) - 300;
+	}
 	r->revoke_ns = revoke_ns;
 	if (r->f_action == F_ASYNC) {
 		struct rec *rec = &r->recs[F_REC];
@@ -904,6 +1210,18 @@ static void describe(struct round *r)
 		(int)r->f_end_status < 0 ? "none" : mapreg_status_str(r->f_end_status),
 		(long long)(atomic_load(&r->t_f_act) - atomic_load(&r->t_claim)),
 		(long long)(atomic_load(&r->t_o_end) - atomic_load(&r->t_claim)));
+	if (publishing(r))
+		fprintf(stderr, "  kept runs: O freed %d (%d refused, %d of them not F's target)%s; "
+			"F took %s {%u, %u} (publication %llu), its free %s%s%s; run set aside: "
+			"%s {%u, %u}\n", r->o_kept_frees, r->o_kept_refused,
+			r->o_kept_refused_untargeted, r->aba ? ", F's late free met a run kept again" : "",
+			r->f_target == 0 ? "none" : (r->f_target & PUB_DEFERRED) ? "the run set aside"
+			: "a run", PUB_BASE(r->f_target).first, PUB_BASE(r->f_target).count,
+			(unsigned long long)((r->f_target >> 16) & 0xffffffffu),
+			(int)r->f_free_status < 0 ? "none" : mapreg_status_str(r->f_free_status),
+			r->o_met_f ? ", overlapping O's" : "",
+			atomic_load(&r->froze_in_free) ? ", O frozen inside its free" : "",
+			r->deferred_slot >= 0 ? "yes" : "no", r->deferred.first, r->deferred.count);
 	fprintf(stderr, "  registers as the test sees them (holder, 0: free):");
 	for (int i = 0; i < REGISTERS; i++)
 		fprintf(stderr, " %d", atomic_load(&r->shadow[i]));
@@ -941,7 +1259,21 @@ static void check_round(struct round *r, uint64_t errors_before)
 		     r->f_stole ? "succeeded" : "did not succeed");
 	if (r->f_stole && r->f_action != F_FREE_UNHELD)
 		fail(r, "F ended a hold it had no reason to");
-	if (atomic_load(&r->clashed) && !r->f_stole)
+	/* C23: each kept run freed once: O's frees refused exactly as F's won. */
+	if (publishing(r)) {
+		int f_won = r->f_free_status == MAPREG_OK;
+
+		if (r->f_target == 0 && (int)r->f_free_status >= 0)
+			fail(r, "F freed with no run taken");
+		if (r->o_kept_refused != f_won)
+			fail(r, "C23: %d of O's %d frees of its kept runs refused, F's free of one "
+			     "%s", r->o_kept_refused, r->o_kept_frees,
+			     (int)r->f_free_status < 0 ? "not made" : mapreg_status_str(r->f_free_status));
+		if (r->o_kept_refused_untargeted > (int)r->aba)
+			fail(r, "C23: %d of O's frees of runs F did not take refused",
+			     r->o_kept_refused_untargeted);
+	}
+	if (atomic_load(&r->clashed) && !r->f_stole && !r->aba)
 		fail(r, "exclusion: %s", r->clash);
 	/* C11: a request behind O's hold waits for the hold (unless F ended it). */
 	if (r->o_request_early && !r->f_stole)
@@ -983,6 +1315,43 @@ static void check_round(struct round *r, uint64_t errors_before)
 		     (unsigned long long)(st.caller_errors - errors_before),
 		     atomic_load(&r->invalid_returns));
 }
+
+/*
+ * Whether O's channel must still be biased after the round (before its
+ * destroy): nobody but O used the channel (F did nothing, or only freed a
+ * run O kept, which revokes the records' bias alone), and O never revoked
+ * it itself: no nested call, own request behind a hold, KEEP_OBJECT, or
+ * request that had to wait (each routine ran on O inside its submission,
+ * and, beside a run set aside, each fits whatever its place), and no hold
+ * refused.
+ */
+#ifdef CHECK_CHANNEL_BIAS
+static bool channel_bias_expected(struct round *r)
+{
+	if (!(r->f_action == F_NONE || (publishing(r) && r->f_target != 0)) ||
+	    r->o_holds_refused != 0 || r->o_ends_refused != 0)
+		return false;
+	for (int c = 0; c < r->ncycles; c++) {
+		struct rec *rec = &r->recs[c];
+
+		if (r->cycles[c] != CY_HOLD_KEEP && r->cycles[c] != CY_HOLD_DEALLOCATE &&
+		    r->cycles[c] != CY_ASYNC)
+			return false;
+		if (rec->used && (!rec->ran_at_return || atomic_load(&rec->ran_on) != WHO_O))
+			return false;
+		/*
+		 * Beside the run O set aside, a request may find too few
+		 * registers for a moment (F's free returning them meanwhile):
+		 * it waits, which revokes, even if its own call then grants
+		 * it.  Only requests that always fit count.
+		 */
+		if (r->deferred_slot >= 0 &&
+		    (rec->used ? rec->nregs : r->hold_nregs[c]) > (REGISTERS - r->deferred.count) / 2)
+			return false;
+	}
+	return true;
+}
+#endif
 
 /*
  * Whether the lock-free backend biases here: core/base/rseq.c's test, made
@@ -1084,6 +1453,9 @@ int main(int argc, char **argv)
 
 	unsigned long rounds = 0, inside = 0, steals = 0, f_refused = 0, o_refused = 0,
 		      f_req_on_o = 0, o_req_on_f = 0, f_acting = 0, freezes = 0;
+	unsigned long kept_frees = 0, kept_won = 0, kept_racing = 0, kept_overlap = 0,
+		      kept_frozen_in = 0, kept_idle = 0, kept_idle_won = 0, kept_aba = 0,
+		      bias_checked = 0, bias_checked_f = 0;
 	int64_t cycle_ns = 500, revoke_ns = 2000, start = now_ns(), elapsed = 0;
 	uint64_t master = seed;
 	int failed = 0;
@@ -1129,6 +1501,16 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&round_mutex);
 
 		check_round(r, before.caller_errors);
+#ifdef CHECK_CHANNEL_BIAS
+		if (biased && channel_bias_expected(r)) {
+			bias_checked++;
+			bias_checked_f += r->f_target != 0;
+			if (!mapreg_adapter_biased(r->adapter))
+				fail(r, "the channel's bias is gone, yet only %s",
+				     r->f_target != 0 ? "F's free of a run O kept used the adapter "
+				     "besides O (it revokes the records' bias alone)" : "O used it");
+		}
+#endif
 		s = mapreg_adapter_destroy(r->adapter);
 		if (s != MAPREG_OK)
 			fail(r, "C3: adapter_destroy after the round returned %s",
@@ -1164,6 +1546,25 @@ int main(int argc, char **argv)
 			}
 		}
 		steals += r->f_stole;
+		if (r->f_target != 0) {
+			bool won = r->f_free_status == MAPREG_OK;
+
+			kept_frees++;
+			kept_won += won;
+			if (r->f_target & PUB_DEFERRED) {
+				kept_idle++;
+				kept_idle_won += won;
+			} else {
+				kept_racing++;
+				kept_overlap += r->o_met_f;
+				kept_frozen_in += atomic_load(&r->froze_in_free);
+			}
+			kept_aba += r->aba;
+		}
+		/* The freeze signal's latency, for the aimed freezes. */
+		int64_t latency = atomic_load(&r->t_frozen) - atomic_load(&r->t_kill);
+		if (atomic_load(&r->t_kill) != 0 && latency > 0 && latency < 1000000)
+			atomic_store(&sig_ns, (atomic_load(&sig_ns) * 15 + latency) / 16);
 		f_refused += r->f_action == F_HOLD && r->f_status == MAPREG_INSUFFICIENT_RESOURCES;
 		o_refused += (unsigned long)r->o_holds_refused;
 		if (r->f_action == F_ASYNC && atomic_load(&r->recs[F_REC].ran_on) == WHO_O)
@@ -1173,14 +1574,27 @@ int main(int argc, char **argv)
 		elapsed = now_ns() - start;
 	} while (elapsed < (int64_t)(duration * 1e9));
 
+	char bias_text[96];
+#ifdef CHECK_CHANNEL_BIAS
+	snprintf(bias_text, sizeof(bias_text), "in %lu of %lu rounds checked (%lu after F's "
+		 "record free)", bias_checked, bias_checked, bias_checked_f);
+#else
+	snprintf(bias_text, sizeof(bias_text), "not checked (no test hooks linked)");
+	(void)bias_checked, (void)bias_checked_f;
+#endif
 	printf("stress-revoke: %s%s, CPUs %d and %d: %lu rounds in %.2f s; F acted in %lu, "
 	       "inside O's sequence in %lu (revocations racing the owner), %lu of them with O "
 	       "frozen; F ended O's hold %lu, F's hold refused %lu, O's holds refused %lu; F's "
-	       "request run on O %lu, O's on F %lu; foreign call ~%lld ns; %d failure(s)\n",
+	       "request run on O %lu, O's on F %lu; F freed a run O kept %lu (won %lu): "
+	       "racing O's free %lu (calls overlapped %lu, O frozen inside its free %lu, "
+	       "late free met a run kept again %lu), set aside %lu (won %lu); channel still "
+	       "biased %s; foreign call ~%lld ns, signal ~%lld ns; %d failure(s)\n",
 	       mapreg_backend_name(resolved), biased ? " (bias on)" : " (no bias)",
 	       cpus_to_use[0], cpus_to_use[1], rounds, (double)(now_ns() - start) / 1e9, f_acting,
-	       inside, freezes, steals, f_refused, o_refused, f_req_on_o, o_req_on_f,
-	       (long long)revoke_ns, failed);
+	       inside, freezes, steals, f_refused, o_refused, f_req_on_o, o_req_on_f, kept_frees,
+	       kept_won, kept_racing, kept_overlap, kept_frozen_in, kept_aba, kept_idle,
+	       kept_idle_won, bias_text, (long long)revoke_ns, (long long)atomic_load(&sig_ns),
+	       failed);
 	if (failed) {
 		fflush(NULL);
 		_exit(1);	/* the failed round's adapter may be unusable */

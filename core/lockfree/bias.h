@@ -174,6 +174,7 @@ static inline int bias_claim_record(struct lf_adapter *adapter, _Atomic uint64_t
 						  memory_order_relaxed) == 1, 1)) {
 		/* Acquire pairs with registers_keep's release, as the CAS does. */
 		claimed = atomic_load_explicit(run, memory_order_acquire) == kept;
+		PERTURB();	/* the window a revoker's wait for bias_busy covers */
 		if (claimed)
 			atomic_store_explicit(run, 0, memory_order_relaxed);
 	}
