@@ -16,6 +16,8 @@
  * Threads (C28): any thread may call any function; no registration is
  * needed.  Every function is safe to call concurrently with every other on
  * the same objects, except *_destroy on an object other threads still use.
+ * No function is async-signal-safe: do not call the library from a signal
+ * handler that may interrupt a call of the same thread.
  *
  * Memory ordering, with "happens before" as in C11 (a write that happens
  * before a read is visible to it, unless overwritten since).  Both backends

@@ -76,7 +76,8 @@
  * F) as on two.  Exits 1 on any failure, 77 if F never acted inside O's
  * sequence, else 0.  The spins named above only place actions; none waits
  * for an outcome, and every outcome is checked.  The checks hold on both backends; only the lock-free
- * one biases (where glibc's rseq and membarrier are there: the summary says).
+ * one biases (where membarrier is there, and MAPREG_NO_BIAS is not set: the
+ * summary says).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* pthread_setaffinity_np, CPU_SET */
@@ -1354,28 +1355,17 @@ static bool channel_bias_expected(struct round *r)
 #endif
 
 /*
- * Whether the lock-free backend biases here: core/base/rseq.c's test, made
- * from outside (x86-64 without ThreadSanitizer, glibc's rseq registered,
- * membarrier's expedited commands).  Only for the summary: the checks are
- * the same either way.
+ * Whether the lock-free backend biases here: core/lockfree/bias.c's test,
+ * made from outside (membarrier's private expedited command, and no
+ * MAPREG_NO_BIAS).  For the summary, and for the channel-bias check.
  */
-#if defined(__SANITIZE_THREAD__)
-#define REVOKE_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define REVOKE_TSAN 1
-#endif
-#endif
 static bool bias_possible(void)
 {
-#if defined(__x86_64__) && !defined(REVOKE_TSAN)
+	const char *off = getenv("MAPREG_NO_BIAS");
 	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 
-	return __rseq_size >= 20 && cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-	       (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
-#else
-	return false;
-#endif
+	return (off == NULL || *off == '\0' || *off == '0') && cmds > 0 &&
+	       (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED);
 }
 
 static void usage(void)

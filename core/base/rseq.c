@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Restartable sequences: whether they can be used, and the fence; see rseq.h. */
+/* Restartable sequences and the heavy fence: whether they can be used, and the fences; see rseq.h. */
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,8 +23,7 @@ static void ready_check(void)
 	/* glibc registered rseq for this thread (so for every thread), and the
 	 * fence that aborts other threads' sequences is ours to use. */
 	ready = __rseq_size >= 20 && rseq_cpu() >= 0 &&
-		membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) == 0 &&
-		membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+		membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) == 0;
 #endif
 }
 
@@ -61,6 +60,22 @@ void rseq_fence(void)
 	 */
 	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0)
 		abort();
+}
+
+static bool heavy_ready;
+static pthread_once_t heavy_once = PTHREAD_ONCE_INIT;
+
+static void heavy_check(void)
+{
+	heavy_ready = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+bool fence_heavy_ready(void)
+{
+	if (assumed)
+		return true;
+	pthread_once(&heavy_once, heavy_check);
+	return heavy_ready;
 }
 
 void fence_heavy(void)

@@ -45,9 +45,12 @@ void rseq_fence(void);
  * The heavy half of an asymmetric fence (liburcu-memb's smp_mb_master): a
  * full memory barrier on every CPU running one of our threads, so that any
  * thread's stores before it are visible after it, and its loads after it
- * see our stores before it.  The light half is a compiler barrier.  Ready
- * with rseq (the same membarrier registration): callers check rseq_ready().
+ * see our stores before it.  The light half is a compiler barrier.
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), registered once per process
+ * by fence_heavy_ready(), which callers check first (false under valgrind
+ * and on kernels before 4.14; true under ThreadSanitizer, and without rseq).
  */
+bool fence_heavy_ready(void);
 void fence_heavy(void);
 
 #if defined(__x86_64__) && !defined(MAPREG_TSAN)

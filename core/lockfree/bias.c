@@ -5,8 +5,32 @@
  * revoked at most once per adapter.
  */
 #include <sched.h>
+#include <stdlib.h>
 
 #include "lockfree/bias.h"
+
+static bool available;
+static pthread_once_t available_once = PTHREAD_ONCE_INIT;
+
+/*
+ * x86-64 only: the protocol is the membarrier pattern liburcu uses on every
+ * architecture, but formal/bias.pml checks it under x86-TSO, and no other
+ * architecture runs the tests here.
+ */
+static void available_check(void)
+{
+#ifdef __x86_64__
+	const char *off = getenv("MAPREG_NO_BIAS");
+
+	available = fence_heavy_ready() && (off == NULL || *off == '\0' || *off == '0');
+#endif
+}
+
+bool bias_available(void)
+{
+	pthread_once(&available_once, available_check);
+	return available;
+}
 
 /*
  * Relaxed: the owner's identity orders nothing.  A thread that loses (or
@@ -30,7 +54,11 @@ static void pause_briefly(unsigned int *spins)
 		sched_yield();
 }
 
-/* A revoker does a CAS, a membarrier and three stores: it is not long gone. */
+/*
+ * A revoker does a CAS, a membarrier and three stores: it is not long gone,
+ * unless preempted in between; then we yield to it.  (A revoker of lower
+ * real-time priority preempted on our CPU would not get it back: bias.h.)
+ */
 static uint64_t wait_while_revoking(struct lf_adapter *adapter)
 {
 	unsigned int spins = 0;

@@ -8,7 +8,8 @@
  * state is `bias_held` (FREE, HELD, SYNC), which only the owner writes, with
  * plain stores.  Any other use of the channel (another thread's request,
  * end of a hold or destroy; or the owner's own request that must queue or
- * wait for registers, a nested request, a KEEP_OBJECT hold) first revokes
+ * wait for registers or is made while its C8 hold is open, a KEEP_OBJECT
+ * hold) first revokes
  * the bias, for good (bias.c): the word goes BIASED -> REVOKING -> the state
  * `bias_held` says, and the protocol of channel.c runs from then on.
  *
@@ -34,6 +35,21 @@
  * that store or a later one.  If the owner's load missed BIASED, it waits
  * for the revoker to publish the real word and reconciles (bias.c).  The
  * model is formal/bias.pml.
+ *
+ * What it assumes, and costs.  A thread is its thread pointer: one owner
+ * per live thread (threads that share a thread pointer, as green threads
+ * switching %fs do, are not supported), and a thread that reuses a dead
+ * owner's pointer inherits its bias, safely, since the dead thread's stores
+ * were made visible at its exit.  No call is async-signal-safe (mapreg.h):
+ * a signal handler calling in on the owner's adapter would break the
+ * one-store-then-check rule.  A revocation makes others wait: the owner
+ * that finds the word REVOKING, and another revoker, wait for the revoker
+ * to publish; a records' revoker waits for the owner's claim in progress.
+ * The waits spin, then yield; with real-time priorities, a revoker of lower
+ * priority preempted on the CPU of a higher-priority waiter would not run
+ * again, and the waiter would not return (priority inversion, as with any
+ * lock).  The owner's own request that must wait for registers ends the
+ * bias too, and a pool-wide register shortage makes every request wait.
  */
 #ifndef MAPREG_LOCKFREE_BIAS_H
 #define MAPREG_LOCKFREE_BIAS_H
@@ -47,6 +63,13 @@ static inline uintptr_t bias_self(void)
 {
 	return (uintptr_t)__builtin_thread_pointer();
 }
+
+/*
+ * Whether new adapters start biased: where the heavy fence is available, and
+ * unless MAPREG_NO_BIAS is set to something other than 0 (A/B runs, and the
+ * test suites of the shared protocol alone).
+ */
+bool bias_available(void);
 
 /* The first thread to take an unclaimed BIASED channel becomes its owner. */
 bool bias_claim(struct lf_adapter *adapter);
@@ -110,8 +133,9 @@ static inline bool bias_store(struct lf_adapter *adapter, unsigned int to, unsig
 /*
  * The owner takes its channel (FREE -> HELD): true if it holds it, biased
  * or, revoked meanwhile, in the real word.  Its queue is empty while biased,
- * so taking overtakes nobody (C11).  Held already (a routine's nested
- * request) and the bias ends: the request queues, as on any channel.
+ * so taking overtakes nobody (C11).  Held already (a request made while
+ * the owner's own C8 hold is open) and the bias ends: the request queues,
+ * as on any channel.
  */
 static inline bool bias_take(struct lf_pool *pool, struct lf_adapter *adapter,
 			     struct grant_list *granted)

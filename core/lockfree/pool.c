@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lockfree/lockfree.h"
+#include "lockfree/bias.h"
 
 mapreg_status lf_pool_create(const mapreg_pool_config *cfg, struct mapreg_pool **out)
 {
@@ -87,7 +87,7 @@ mapreg_status lf_adapter_init(struct mapreg_pool *head_pool, struct mapreg_adapt
 	__cds_wfcq_init(&adapter->channel_queue, &adapter->channel_queue_tail);
 	__cds_wfcq_init(&adapter->poll_queue, &adapter->poll_queue_tail);
 	/* Biased to its first taker where revoking can fence (bias.h). */
-	bool biased = rseq_ready() && !head_pool->unbiased;
+	bool biased = bias_available() && !head_pool->unbiased;
 
 	atomic_init(&adapter->channel, biased ? CH_BIASED : CH_FREE);
 	atomic_init(&adapter->bias_records, biased);
