@@ -15,7 +15,9 @@
  *   channel_take_free, channel_pass_on, channel_hold (SYNC and KEPT),
  *   channel_end_sync_keeping_run; submit_queued (its self-revocation when it
  *   holds the channel is the bias_state != FREE branch of bias_take here:
- *   a nested request); with -DRECORD, the kept-run records' own bias:
+ *   a second request while the owner holds its channel, which in the
+ *   library is a request made while its own C8 hold is open: check.c
+ *   refuses a routine's request on its own adapter); with -DRECORD, the kept-run records' own bias:
  *   registers_keep and lf_free_map_registers: bias_claim_record (the
  *   owner's plain claim of a record under bias_busy while bias_records is
  *   1), bias_records_revoke (CAS 1 -> 2, fence_heavy(), the wait for
