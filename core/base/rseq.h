@@ -47,8 +47,8 @@ void rseq_fence(void);
  * thread's stores before it are visible after it, and its loads after it
  * see our stores before it.  The light half is a compiler barrier.
  * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), registered once per process
- * by fence_heavy_ready(), which callers check first (false under valgrind
- * and on kernels before 4.14; true under ThreadSanitizer, and without rseq).
+ * by fence_heavy_ready(), which callers check first (false on kernels
+ * before 4.14; true under ThreadSanitizer and valgrind, and without rseq).
  */
 bool fence_heavy_ready(void);
 void fence_heavy(void);
