@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Restartable sequences and the heavy fence: whether they can be used, and the fences; see rseq.h. */
+/* Restartable sequences and the heavy fence: whether each can be used; the fences (rseq.h). */
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "base/rseq.h"
 #include "hooks/fault.h"
 
-static bool ready;
+static bool ready, heavy_ready;
 static pthread_once_t ready_once = PTHREAD_ONCE_INIT;
 
 static int membarrier(int cmd)
@@ -17,8 +17,10 @@ static int membarrier(int cmd)
 	return (int)syscall(__NR_membarrier, cmd, 0, 0);
 }
 
+/* Once per process: both registrations (membarrier's are per process). */
 static void ready_check(void)
 {
+	heavy_ready = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 #ifdef MAPREG_HAVE_RSEQ
 	/* glibc registered rseq for this thread (so for every thread), and the
 	 * fence that aborts other threads' sequences is ours to use. */
@@ -50,39 +52,31 @@ bool rseq_ready(void)
 	return ready;
 }
 
-void rseq_fence(void)
+/*
+ * A registered membarrier command cannot fail (EINTR is not among its
+ * errors): abort() rather than run on unfenced.  Not under the counting runs
+ * of mapreg_rseq_assume_cpu0(), which make no drain or revocation.
+ */
+static void membarrier_or_abort(int cmd)
 {
-	if (assumed)
-		abort();	/* a drain: not what the counting runs measure */
-	/*
-	 * Cannot fail once registered (EINTR is not among its errors); abort()
-	 * rather than run on with an unfenced magazine.
-	 */
-	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0)
+	if (assumed || membarrier(cmd) != 0)
 		abort();
 }
 
-static bool heavy_ready;
-static pthread_once_t heavy_once = PTHREAD_ONCE_INIT;
-
-static void heavy_check(void)
+void rseq_fence(void)
 {
-	heavy_ready = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+	membarrier_or_abort(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
 }
 
 bool fence_heavy_ready(void)
 {
 	if (assumed)
 		return true;
-	pthread_once(&heavy_once, heavy_check);
+	pthread_once(&ready_once, ready_check);
 	return heavy_ready;
 }
 
 void fence_heavy(void)
 {
-	if (assumed)
-		abort();	/* a revocation: not what the counting runs measure */
-	/* As rseq_fence: cannot fail once registered. */
-	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-		abort();
+	membarrier_or_abort(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
 }
