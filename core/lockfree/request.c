@@ -135,9 +135,15 @@ mapreg_status lf_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *
 		count(pool, LF_SYNC_FAILURES);
 		return MAPREG_INSUFFICIENT_RESOURCES;
 	}
-	*base = (mapreg_base){ first, nregs };
+	/*
+	 * From the local, not *base: reading back the two halves just stored
+	 * would be a load the store buffer cannot forward (a stall of its own).
+	 */
+	mapreg_base held = { first, nregs };
+
+	*base = held;
 	count_grant_in_place(adapter);
-	channel_hold(adapter, CH_SYNC, *base);
+	channel_hold(adapter, CH_SYNC, held);
 	return MAPREG_OK;
 }
 
