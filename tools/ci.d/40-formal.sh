@@ -2,7 +2,7 @@
 # CI: the SPIN models of the lock-free backend's protocols (formal/README.md).
 # Installs spin where missing, then runs formal/check.sh: every model's
 # exhaustive proof and reachability probes, and every planted mutation, which
-# SPIN must catch.  About 4 minutes on 2 cores.  Its "N passed, N failed"
+# SPIN must catch.  About 6 minutes on 2 cores.  Its "N passed, N failed"
 # joins the CI tally; any failure fails the step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
