@@ -35,6 +35,8 @@
 
 #include <mapreg.h>
 
+#include "two_cpus.h"
+
 #ifdef MAPREG_PERTURB
 #include "hooks/fault.h"
 #include "hooks/perturb.h"
@@ -53,15 +55,6 @@ static mapreg_action mark_ran(void *device, mapreg_transfer *xfer, mapreg_base b
 	return MAPREG_DEALLOCATE_OBJECT;
 }
 
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static void die(const char *what, mapreg_status s)
 {
 	fprintf(stderr, "stress-overtake: %s: %s\n", what, mapreg_status_str(s));
@@ -71,7 +64,7 @@ static void die(const char *what, mapreg_status s)
 /* A thread's start: its CPU, and the transfer of its synchronous holds. */
 static void thread_start(int cpu, mapreg_transfer *xfer)
 {
-	pin(cpu);
+	two_cpus_pin(cpu);
 	if (mapreg_transfer_init(adapter, xfer) != MAPREG_OK)
 		die("transfer_init", MAPREG_INVALID_PARAMETER);
 }
@@ -182,8 +175,7 @@ int main(int argc, char **argv)
 #else
 	(void)seed;
 #endif
-	cpus_to_use[0] = 0;
-	cpus_to_use[1] = !same_cpu && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+	two_cpus_pick(cpus_to_use, same_cpu);
 
 	mapreg_pool *pool;
 	mapreg_status s = mapreg_pool_create(&(mapreg_pool_config){ .registers = 1,

@@ -101,6 +101,8 @@
 
 #include <mapreg.h>
 
+#include "two_cpus.h"
+
 #ifdef MAPREG_PERTURB
 #include "hooks/perturb.h"
 #endif
@@ -309,15 +311,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 static void replay_hint(void)
@@ -1098,7 +1091,7 @@ static void *thread_main(void *arg)
 	unsigned long seen = 0;
 
 	me = (int)(intptr_t)arg;
-	pin(cpus_to_use[me == WHO_O ? 0 : 1]);
+	two_cpus_pin(cpus_to_use[me == WHO_O ? 0 : 1]);
 	for (;;) {
 		pthread_mutex_lock(&round_mutex);
 		while (round_no == seen && !quitting)
@@ -1404,23 +1397,7 @@ int main(int argc, char **argv)
 	printf("stress-revoke: seed %llu\n", seed);
 #endif
 	fflush(stdout);
-	/*
-	 * The first two CPUs we may run on (a wrapper such as `taskset -c 0`,
-	 * tools/ci.d/25-perturb.sh's one-CPU runs, may allow only one: then
-	 * O and F share it, and every wait yields as with --same-cpu).
-	 */
-	cpu_set_t allowed;
-	int found = 0;
-	CPU_ZERO(&allowed);
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
-		CPU_SET(0, &allowed);
-	for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++)
-		if (CPU_ISSET(cpu, &allowed))
-			cpus_to_use[found++] = cpu;
-	if (found < 2 || same_cpu) {
-		same_cpu = true;
-		cpus_to_use[1] = cpus_to_use[0];
-	}
+	same_cpu = two_cpus_pick(cpus_to_use, same_cpu);
 	me = WHO_MAIN;
 
 	mapreg_status s = mapreg_pool_create(&(mapreg_pool_config){ .registers = REGISTERS,

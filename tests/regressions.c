@@ -292,15 +292,14 @@ static void c20_cancel_finds_request_on_transfer_reused_after_failed_commit(void
  * it reads what O holds.  What O does meanwhile is let go by the hook: the
  * hook then waits until O's store to bias_held is visible or O's call has
  * returned, so that the revoker reads exactly that store (no timing).
- * Lock-free backend, and only where adapters start biased (not without
- * rseq).
+ * Lock-free backend, and only where adapters start biased (not on other
+ * architectures, nor with MAPREG_NO_BIAS).
  */
 struct revoke_race {
 	mapreg_adapter *adapter;
 	struct gate holding;		/* O holds the channel */
 	struct gate go;			/* the hook lets O end its hold */
 	atomic_bool returned;		/* O's ending call returned */
-	unsigned int ends_as;		/* the bias_held O's end stores */
 	bool let_go;			/* the hook lets O go (else later) */
 	struct probe first;		/* O's request (async case) */
 	mapreg_base run;		/* O's hold (sync case) */
@@ -318,8 +317,8 @@ static void revoke_hook(enum mapreg_pause where)
 	if (!race.let_go)
 		return;
 	gate_open(&race.go);
-	while (mapreg_adapter_bias_held(race.adapter) != race.ends_as &&
-	       !atomic_load(&race.returned))
+	/* O's end stores BIAS_FREE (0), then finds REVOKING and waits for us. */
+	while (mapreg_adapter_bias_held(race.adapter) != 0 && !atomic_load(&race.returned))
 		;	/* O runs on the other CPU, or gets this one when we are preempted */
 }
 
@@ -345,18 +344,19 @@ static void *owner(void *arg)
 	return NULL;
 }
 
-/* O holds its biased channel, on a thread of its own; false: not biased here. */
-static pthread_t owner_holding(mapreg_pool *pool, bool sync, bool let_go, pthread_t *thread)
+/* O, on a thread of its own, holds its biased channel when this returns. */
+static pthread_t owner_holding(mapreg_pool *pool, bool sync, bool let_go)
 {
 	race = (struct revoke_race){ .adapter = inline_adapter(pool), .sync = sync,
-				       .let_go = let_go, .ends_as = 0 /* BIAS_FREE */ };
+				     .let_go = let_go };
 	gate_init(&race.holding);
 	gate_init(&race.go);
 	probe_init(&race.first, "the owner's request", MAPREG_DEALLOCATE_OBJECT);
 	race.first.then = owner_waits_in_routine;
-	*thread = thread_start(owner, NULL, 0);
+	pthread_t thread = thread_start(owner, NULL, 0);
+
 	assert_true(gate_wait(&race.holding));
-	return *thread;
+	return thread;
 }
 
 static void owner_done(pthread_t thread)
@@ -387,6 +387,28 @@ static bool adapters_start_biased(void)
 }
 
 /*
+ * The revoker's request while O's routine holds the channel: the hook lets
+ * O's routine return during the revocation (`owner_lets_go`), or not.
+ */
+static void revoker_requests_while_owner_holds(bool owner_lets_go)
+{
+	mapreg_pool *pool = pool_new(4);
+	struct probe later;
+	pthread_t o = owner_holding(pool, false, owner_lets_go);
+
+	probe_init(&later, "the revoker's request", MAPREG_DEALLOCATE_OBJECT);
+	mapreg_pause_hook = revoke_hook;
+	request(race.adapter, 1, &later);
+	mapreg_pause_hook = NULL;
+	if (!owner_lets_go)
+		assert_not_run(&later);			/* C11: O holds the channel */
+	owner_done(o);
+	assert_ran_once(&race.first);
+	assert_ran_once(&later);			/* C14 */
+	assert_quiescent(pool);
+}
+
+/*
  * C14, found by the stress suite (keep-registers mix: a stall with requests
  * queued on a free channel): the owner giving its channel back while the
  * word read REVOKING ran the shared protocol's release, whose exchange the
@@ -396,19 +418,7 @@ static bool adapters_start_biased(void)
  */
 static void c14_owner_release_during_revocation_loses_no_request(void **state)
 {
-	mapreg_pool *pool = pool_new(4);
-	struct probe later;
-	pthread_t o;
-
-	owner_holding(pool, false, true, &o);
-	probe_init(&later, "the revoker's request", MAPREG_DEALLOCATE_OBJECT);
-	mapreg_pause_hook = revoke_hook;
-	request(race.adapter, 1, &later);
-	mapreg_pause_hook = NULL;
-	owner_done(o);
-	assert_ran_once(&race.first);
-	assert_ran_once(&later);			/* C14 */
-	assert_quiescent(pool);
+	revoker_requests_while_owner_holds(true);
 }
 
 /*
@@ -418,20 +428,7 @@ static void c14_owner_release_during_revocation_loses_no_request(void **state)
  */
 static void c11_revoker_queues_behind_owner_holding(void **state)
 {
-	mapreg_pool *pool = pool_new(4);
-	struct probe later;
-	pthread_t o;
-
-	owner_holding(pool, false, false, &o);
-	probe_init(&later, "the revoker's request", MAPREG_DEALLOCATE_OBJECT);
-	mapreg_pause_hook = revoke_hook;
-	request(race.adapter, 1, &later);
-	mapreg_pause_hook = NULL;
-	assert_not_run(&later);				/* C11: O holds the channel */
-	owner_done(o);
-	assert_ran_once(&race.first);
-	assert_ran_once(&later);			/* C14: O's release passed it on */
-	assert_quiescent(pool);
+	revoker_requests_while_owner_holds(false);
 }
 
 /*
@@ -444,9 +441,8 @@ static void c11_revoker_queues_behind_owner_holding(void **state)
 static void c24_revoker_ends_owner_hold_once(void **state)
 {
 	mapreg_pool *pool = pool_new(4);
-	pthread_t o;
+	pthread_t o = owner_holding(pool, true, false);
 
-	owner_holding(pool, true, false, &o);
 	mapreg_pause_hook = revoke_hook;
 	assert_ok(mapreg_free_adapter_object(race.adapter,
 					     MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS));

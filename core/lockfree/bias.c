@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The biased channel's slow side (bias.h): claiming an adapter, and ending
- * the bias of its channel or of its kept-run records.  Neither is on a path that repeats: a bias is claimed once and
- * revoked at most once per adapter.
+ * the bias of its channel or of its kept-run records.  Neither is on a path
+ * that repeats: a bias is claimed once and revoked at most once per adapter.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -144,6 +144,7 @@ void bias_records_revoke(struct lf_adapter *adapter)
 		atomic_store_explicit(&adapter->bias_records, 0, memory_order_release);
 		return;
 	}
+	/* Acquire, as above: the winner's wait before our CAS on a record. */
 	while (atomic_load_explicit(&adapter->bias_records, memory_order_acquire) != 0)
 		pause_briefly(&spins);
 }

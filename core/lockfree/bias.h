@@ -9,9 +9,9 @@
  * plain stores.  Any other use of the channel (another thread's request,
  * end of a hold or destroy; or the owner's own request that must queue or
  * wait for registers or is made while its C8 hold is open, a KEEP_OBJECT
- * hold) first revokes
- * the bias, for good (bias.c): the word goes BIASED -> REVOKING -> the state
- * `bias_held` says, and the protocol of channel.c runs from then on.
+ * hold) first revokes the bias, for good (bias.c): the word goes BIASED ->
+ * REVOKING -> the state `bias_held` says, and the protocol of channel.c runs
+ * from then on.
  *
  * Invariants:
  *  - while the word is BIASED its queue is empty and nobody but the owner
@@ -106,18 +106,20 @@ static inline unsigned int bias_state(struct lf_adapter *adapter)
 }
 
 /*
- * The owner's transition of the channel to `to`: true if the word is still
- * BIASED after the store, so that the store is the transition.  Else the
- * bias was revoked meanwhile; *seen is what the revoker read (to, or the
- * state before), which the real word now says.
+ * The owner's transition of the channel to `to`: true if it is in effect,
+ * false if the bias was revoked before it (the caller then makes it in the
+ * shared protocol).  In effect: the word is still BIASED after the store, or
+ * the revoker read this store (`bias_seen`), so that the real word says it.
+ * The revoker read this store or the one before (bias.c), and consecutive
+ * stores differ, so `bias_seen` tells which.
  *
  * Release: a revoker that reads `to` (acquire) also reads what the owner
  * wrote before it (holder_run, grants_in_place).  The compiler barrier
  * keeps the load after the store in program order; the hardware may still
  * satisfy the load first (store buffer): the revoker's fence_heavy() is the
- * other half (above).
+ * other half (above).  Relaxed load: the pair orders it, not the load.
  */
-static inline bool bias_store(struct lf_adapter *adapter, unsigned int to, unsigned int *seen)
+static inline bool bias_store(struct lf_adapter *adapter, unsigned int to)
 {
 	PERTURB();	/* widens the window after the caller's look at the word */
 	atomic_store_explicit(&adapter->bias_held, to, memory_order_release);
@@ -126,8 +128,7 @@ static inline bool bias_store(struct lf_adapter *adapter, unsigned int to, unsig
 	if (__builtin_expect(CH_STATE(atomic_load_explicit(&adapter->channel,
 							   memory_order_relaxed)) == CH_BIASED, 1))
 		return true;
-	*seen = bias_revoked_seen(adapter);
-	return false;
+	return bias_revoked_seen(adapter) == to;
 }
 
 /*
@@ -140,10 +141,8 @@ static inline bool bias_store(struct lf_adapter *adapter, unsigned int to, unsig
 static inline bool bias_take(struct lf_pool *pool, struct lf_adapter *adapter,
 			     struct grant_list *granted)
 {
-	unsigned int seen;
-
 	if (bias_state(adapter) == BIAS_FREE) {
-		if (bias_store(adapter, BIAS_HELD, &seen) || seen == BIAS_HELD)
+		if (bias_store(adapter, BIAS_HELD))
 			return true;
 	} else {
 		bias_revoke(adapter);
@@ -158,9 +157,7 @@ static inline bool bias_take(struct lf_pool *pool, struct lf_adapter *adapter,
  */
 static inline bool bias_release(struct lf_adapter *adapter)
 {
-	unsigned int seen;
-
-	return bias_store(adapter, BIAS_FREE, &seen) || seen == BIAS_FREE;
+	return bias_store(adapter, BIAS_FREE);
 }
 
 /*
@@ -188,9 +185,14 @@ static inline int bias_claim_record(struct lf_adapter *adapter, _Atomic uint64_t
 {
 	int claimed = -1;
 
+	/* Relaxed looks: they decide nothing the re-check below does not. */
 	if (atomic_load_explicit(&adapter->bias_records, memory_order_relaxed) != 1 ||
 	    atomic_load_explicit(&adapter->bias_owner, memory_order_relaxed) != bias_self())
 		return -1;
+	/*
+	 * Relaxed store and load: the revoker's fence_heavy() orders them, as
+	 * bias_store's (the store before the re-check, for the revoker's look).
+	 */
 	atomic_store_explicit(&adapter->bias_busy, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 	PERTURB();

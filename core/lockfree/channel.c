@@ -19,11 +19,9 @@ bool channel_take(struct lf_adapter *adapter, unsigned int from)
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 
 	if (from == CH_SYNC && bias_mine(adapter, word)) {	/* ending a biased C8 hold */
-		unsigned int seen;
-
 		if (bias_state(adapter) != BIAS_SYNC)
 			return false;				/* C24 */
-		if (bias_store(adapter, BIAS_HELD, &seen) || seen == BIAS_HELD)
+		if (bias_store(adapter, BIAS_HELD))
 			return true;
 		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 	} else if (CH_STATE(word) >= CH_BIASED) {
@@ -256,11 +254,8 @@ void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base ba
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 
 	atomic_store_explicit(&adapter->holder_run, run_word(base), memory_order_relaxed);
-	if (CH_STATE(word) >= CH_BIASED) {	/* the holder is the owner (pass_on) */
-		unsigned int seen;
-
-		if (state == CH_SYNC &&
-		    (bias_store(adapter, BIAS_SYNC, &seen) || seen == BIAS_SYNC))
+	if (CH_STATE(word) >= CH_BIASED) {	/* only the owner holds a biased channel */
+		if (state == CH_SYNC && bias_store(adapter, BIAS_SYNC))
 			return;
 		bias_revoke(adapter);		/* KEPT: not biased; or revoked as HELD */
 		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
@@ -298,12 +293,10 @@ bool channel_end_sync_keeping_run(struct lf_pool *pool, struct lf_adapter *adapt
 	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_acquire);
 
 	if (bias_mine(adapter, word)) {
-		unsigned int seen;
-
 		if (bias_state(adapter) != BIAS_SYNC)
 			return false;				/* C24 */
 		*base = channel_held_run(adapter);
-		if (bias_store(adapter, BIAS_FREE, &seen) || seen == BIAS_FREE) {
+		if (bias_store(adapter, BIAS_FREE)) {
 			registers_keep(adapter, map_of(pool), *base);
 			return true;
 		}

@@ -182,9 +182,10 @@ struct lf_adapter {
 	_Atomic uint64_t channel;		/* the channel word, above */
 	/*
 	 * The run of the open C8 or KEEP_OBJECT hold, first | count << 32:
-	 * written by the holder before its release store of SYNC or KEPT,
-	 * read after an acquire load of that word (relaxed itself: only the
-	 * channel word's compare-and-swap decides whose hold it is).
+	 * written by the holder before its release store of SYNC or KEPT (a
+	 * biased owner's: of BIAS_SYNC to bias_held, bias.h), read after an
+	 * acquire load of that word (relaxed itself: only the channel word's
+	 * compare-and-swap decides whose hold it is).
 	 */
 	_Atomic uint64_t holder_run;
 	/*
