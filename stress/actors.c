@@ -44,6 +44,7 @@ static bool running(struct world *w)
 
 void drain(struct actor *a, bool (*service)(struct actor *a))
 {
+	doing(a, "draining");
 	while (atomic_load(&a->w->live) > 0) {
 		publish_holds(a);
 		if (!service(a))
@@ -97,6 +98,7 @@ static void worker_op(struct actor *a)
 {
 	unsigned roll = rng_below(&a->rng, 100);
 
+	doing(a, "between operations");
 	publish_holds(a);
 	if (roll < 14)
 		worker_service(a);
@@ -251,6 +253,7 @@ static void grow(struct actor *a)
 	if (to > w->shadow.capacity)
 		to = w->shadow.capacity;
 	count(&a->tally.ops);
+	doing(a, "growing the pool");
 	st = mapreg_pool_grow(w->pool, to);
 	if (st != MAPREG_OK)
 		fail("api", "C25: growing the pool from %u to %u returned %s", cur, to,
@@ -267,6 +270,7 @@ static void create_ephemeral(struct actor *a, uint32_t i)
 		.max_map_registers = rng_percent(&a->rng, 50) ? 0 : 1 + rng_below(&a->rng, registers),
 		.dispatch = rng_percent(&a->rng, 50) ? MAPREG_DISPATCH_POLL : MAPREG_DISPATCH_INLINE,
 	};
+	doing(a, "creating an adapter");
 	mapreg_status st = mapreg_adapter_create(w->pool, &cfg, &ad->ad, &max);
 
 	count(&a->tally.ops);
@@ -316,6 +320,7 @@ static void destroy_ephemeral(struct actor *a, uint32_t i)
 	struct world *w = a->w;
 	struct sadapter *ad = &w->adapters[i];
 	bool held = churn_holds_on(w, i);
+	doing(a, "destroying an adapter");
 	mapreg_status st = mapreg_adapter_destroy(ad->ad);
 
 	count(&a->tally.ops);
@@ -340,6 +345,7 @@ static bool poll_ephemeral(struct actor *a)
 
 	for (uint32_t i = w->first_ephemeral; i < w->nadapters; i++) {
 		if (ephemeral_alive(w, i) && w->adapters[i].dispatch == MAPREG_DISPATCH_POLL) {
+			doing(a, "polling its adapters");
 			ran += mapreg_poll(w->adapters[i].ad, 4);
 			count(&a->tally.ops);
 		}
@@ -378,6 +384,7 @@ static void churn_op(struct actor *a)
 	uint32_t i = random_ephemeral(a);
 	unsigned roll = rng_below(&a->rng, 100);
 
+	doing(a, "between operations");
 	publish_holds(a);
 	if (roll < 4)
 		grow(a);
@@ -425,6 +432,7 @@ void *poller_main(void *arg)
 	for (;;) {
 		struct pollfd fds[2] = { { efd, POLLIN, 0 }, { ad->stop_fd, POLLIN, 0 } };
 
+		doing(a, "asleep in poll(2)");
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -434,6 +442,7 @@ void *poller_main(void *arg)
 			return NULL;
 		if (fds[0].revents & POLLIN) {
 			count(&a->tally.ops);
+			doing(a, "in mapreg_poll");
 			if (mapreg_poll(ad->ad, 1 + rng_below(&a->rng, 8)) == 0)
 				sched_yield();	/* readable, nothing yet: let the granter finish */
 			publish_holds(a);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +70,85 @@ static void print_stats(mapreg_pool *pool)
 	       (unsigned long long)st.sync_failures, (unsigned long long)st.caller_errors);
 }
 
+void doing(struct actor *a, const char *what)
+{
+	if (atomic_load_explicit(&a->tid, memory_order_relaxed) == 0)
+		atomic_store_explicit(&a->tid, gettid(), memory_order_relaxed);
+	atomic_store_explicit(&a->doing_since, now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&a->doing, what, memory_order_relaxed);
+}
+
+static const char *kind_name(enum actor_kind k)
+{
+	static const char *const names[] = { "worker", "prober", "churner", "poller", "main" };
+
+	return names[k];
+}
+
+/*
+ * A thread's scheduling state and CPU time (clock ticks) from /proc: a
+ * thread that stalls others is runnable and starved, or spinning, or asleep.
+ */
+static bool thread_sched(int tid, char *state, unsigned long long *ticks)
+{
+	char path[64], buf[512];
+	unsigned long long utime, stime;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	bool ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	char *p = ok ? strrchr(buf, ')') : NULL;	/* the name may hold spaces */
+	if (p == NULL || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				state, &utime, &stime) != 3)
+		return false;
+	*ticks = utime + stime;
+	return true;
+}
+
+/*
+ * Where every thread is: a stall's culprit is often a thread, not a queue.
+ * Each thread's breadcrumb, and its scheduling state and CPU time over
+ * 200 ms (the others keep running meanwhile).
+ */
+static void print_actors(struct world *w)
+{
+	unsigned long long *before = calloc(w->nactors, sizeof(*before));
+	struct timespec pause = { 0, 200000000 };
+	uint64_t now = now_ns();
+	char state;
+
+	if (before == NULL)
+		return;
+	for (uint32_t i = 0; i < w->nactors; i++) {
+		int tid = atomic_load_explicit(&w->actors[i]->tid, memory_order_relaxed);
+
+		if (tid == 0 || !thread_sched(tid, &state, &before[i]))
+			before[i] = ~0ull;
+	}
+	nanosleep(&pause, NULL);
+	printf("threads (breadcrumb; state and CPU ticks over the next 200 ms):\n");
+	for (uint32_t i = 0; i < w->nactors; i++) {
+		struct actor *a = w->actors[i];
+		const char *what = atomic_load_explicit(&a->doing, memory_order_relaxed);
+		uint64_t since = atomic_load_explicit(&a->doing_since, memory_order_relaxed);
+		int tid = atomic_load_explicit(&a->tid, memory_order_relaxed);
+		unsigned long long after;
+
+		printf("  actor %u (%s, tid %d): %s for %llu ms", i, kind_name(a->kind), tid,
+		       what != NULL ? what : "not started",
+		       what != NULL ? (unsigned long long)((now - since) / 1000000) : 0ull);
+		if (before[i] != ~0ull && thread_sched(tid, &state, &after))
+			printf("; %c, +%llu ticks", state, after - before[i]);
+		else if (tid != 0)
+			printf("; exited");
+		printf("\n");
+	}
+	free(before);
+}
+
 static const char *phase_name(enum phase p)
 {
 	static const char *const names[] = { "idle", "pending", "ran", "cancelled" };
@@ -86,10 +167,15 @@ static void print_pending(struct world *w)
 
 			if (STATE_PHASE(st) != PHASE_PENDING)
 				continue;
-			printf("  actor %u slot %u gen %llu: %s on adapter %u, %u registers\n",
+			struct actor *on = atomic_load(&s->entered_on);
+
+			printf("  actor %u slot %u gen %llu: %s on adapter %u, %u registers",
 			       i, j, (unsigned long long)STATE_GEN(st),
 			       phase_name(STATE_PHASE(st)), atomic_load(&s->adapter),
 			       atomic_load(&s->nregs));
+			if (on != NULL)
+				printf(" (its routine began on actor %u)", on->index);
+			printf("\n");
 		}
 	}
 }
@@ -115,6 +201,7 @@ void dump_world(struct world *w)
 	print_holds("shared", &w->shared_holds);
 	print_holds("probe", &w->probe_holds);
 	print_holds("churn", &w->churn_holds);
+	print_actors(w);
 }
 
 void defer_failure(struct world *w, const char *check, const char *fmt, ...)
@@ -140,6 +227,34 @@ void fail_deferred(struct world *w)
 		fail(check, "%s (seen earlier in this epoch)", w->deferred);
 }
 
+/*
+ * A stall's cause is where the threads are, which no counter shows: with
+ * gdb installed (CI installs it), a stall or progress failure prints every
+ * thread's stack.  MAPREG_STRESS_STACKS=0 turns that off.
+ */
+static void print_stacks(const char *check)
+{
+	const char *off = getenv("MAPREG_STRESS_STACKS");
+	char pid[32];
+
+	if ((off != NULL && strcmp(off, "0") == 0) ||
+	    (strcmp(check, "watchdog") != 0 && strcmp(check, "progress") != 0))
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);	/* Yama's ptrace_scope 1 */
+	fflush(stdout);
+	pid_t child = fork();
+
+	if (child == 0) {
+		dup2(STDOUT_FILENO, STDERR_FILENO);
+		execlp("gdb", "gdb", "-batch", "-nx", "-p", pid, "-ex", "thread apply all bt",
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
+}
+
 _Noreturn void fail(const char *check, const char *fmt, ...)
 {
 	va_list ap;
@@ -157,6 +272,8 @@ _Noreturn void fail(const char *check, const char *fmt, ...)
 		dump_world(w);
 	print_replay(options);
 	bool expected = options->expect != NULL && strcmp(options->expect, check) == 0;
+	if (!expected)
+		print_stacks(check);
 	if (expected)
 		printf("caught: the planted fault '%s' was reported by the '%s' check\n",
 		       options->fault ? options->fault : "(none)", check);

@@ -280,6 +280,7 @@ bool free_one_hold(struct actor *a, struct hold_list *list)
 
 	if (h == NULL)
 		return false;
+	doing(a, "freeing a hold");
 	if (!h->channel && !h->probed && rng_percent(&a->rng, 5))
 		probe_bad_frees(a, h);
 	h->probed = true;
@@ -312,6 +313,7 @@ static bool cancel_call(struct actor *a, struct slot *s, uint32_t adapter)
 {
 	struct sadapter *ad = &a->w->adapters[adapter];
 
+	doing(a, "cancelling");
 	atomic_fetch_add(&s->cancels_begun, 1);
 	bool cancelled = mapreg_cancel_channel(ad->ad, ad, &s->xfer);
 	atomic_fetch_add(&s->cancels_ended, 1);
@@ -457,6 +459,7 @@ void poll_elsewhere(struct actor *a)
 	int i = pick_shared_adapter(a);
 
 	if (i >= 0 && a->w->adapters[i].dispatch == MAPREG_DISPATCH_POLL) {
+		doing(a, "polling a shared adapter");
 		mapreg_poll(a->w->adapters[i].ad, 1 + rng_below(&a->rng, 4));
 		count(&a->tally.ops);
 	}
@@ -565,6 +568,9 @@ static mapreg_action routine(void *device, mapreg_transfer *xfer, mapreg_base ba
 	uint64_t state = atomic_load(&s->state);
 	uint32_t adapter = atomic_load(&s->adapter);
 
+	atomic_store(&s->entered_on, a);
+	doing(a, "in a routine");
+
 	if (STATE_PHASE(state) != PHASE_PENDING)
 		fail("outcome", "a routine of adapter %u ran for request %llu of actor %u, which "
 		     "already %s", adapter, (unsigned long long)STATE_GEN(state),
@@ -587,6 +593,7 @@ static mapreg_action routine(void *device, mapreg_transfer *xfer, mapreg_base ba
 	mapreg_action action = settle(a, s, adapter, base, token);
 	count(&a->tally.routines);
 	outcome(w, s, state, PHASE_RAN, "had its routine run");	/* last touch of s */
+	doing(a, "returning from a routine");
 	return action;
 }
 
@@ -633,6 +640,7 @@ static uint64_t arm(struct actor *a, struct slot *s, const struct submit *req)
 	s->granted_after = req->granted_after;
 	s->ex = req->kind != KIND_ASYNC_PLAIN;
 	atomic_store(&s->ran_on, NULL);
+	atomic_store(&s->entered_on, NULL);
 	atomic_store(&s->adapter, req->adapter);
 	atomic_store(&s->nregs, req->nregs);
 	atomic_store(&s->cancellable, s->ex && w->adapters[req->adapter].role == ROLE_SHARED);
@@ -782,7 +790,9 @@ mapreg_status submit(struct actor *a, struct slot *s, const struct submit *req)
 	mapreg_base base = { UINT32_MAX, UINT32_MAX };
 
 	s->reserved = true;		/* routines run here must not reuse it */
+	doing(a, "in a request call");
 	mapreg_status st = call(a, s, req, &base);
+	doing(a, "back from a request call");
 	count(&a->tally.ops);
 	after_call(a, s, req, state, st, base, before);
 	s->reserved = false;

@@ -162,6 +162,7 @@ struct slot {
 	/* C21: calls of mapreg_cancel_channel on this xfer, begun and ended. */
 	_Atomic uint64_t cancels_begun, cancels_ended;
 	_Atomic(struct actor *) ran_on;	/* where the routine ran */
+	_Atomic(struct actor *) entered_on;	/* where it began to run (reports) */
 	_Atomic uint64_t settled;	/* when its last request's outcome came */
 	/* Written by the owner before submitting, read by the routine. */
 	struct actor *owner;
@@ -212,7 +213,17 @@ struct actor {
 	struct hold *unapplied;		/* kept by routines run here: see keep() */
 	pthread_t thread;
 	struct sadapter *polls;		/* pollers: their adapter */
+	/*
+	 * What the thread does now, and since when: a stall report names the
+	 * thread a pending request waits on (report.c).  Diagnostic only.
+	 */
+	_Atomic(const char *) doing;
+	_Atomic uint64_t doing_since;
+	_Atomic int tid;		/* its kernel thread id, once it left a breadcrumb */
 };
+
+/* Leaves a breadcrumb: what `a` does from now on. */
+void doing(struct actor *a, const char *what);
 
 /* The world of one epoch. */
 
