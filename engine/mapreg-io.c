@@ -1416,7 +1416,7 @@ int main(int argc, char **argv)
 	human_size(arena, sizeof(arena), e->arena_size);
 
 	if (o->json) {
-		printf("{\"engine\":\"mapreg-io\",\"backend\":\"%s\",\"rw\":\"%s\",\"bs_min\":%u,"
+		printf("{\"engine\":\"mapreg-io\",\"pid\":%d,\"backend\":\"%s\",\"rw\":\"%s\",\"bs_min\":%u,"
 		       "\"bs_max\":%u,\"iodepth\":%u,\"threads\":%u,\"runtime_s\":%.3f,"
 		       "\"elapsed_s\":%.6f,\"io\":\"%s\",\"ring_flags\":%u,\"fixed_file\":%s,"
 		       "\"arena_bytes\":%" PRIu64 ",\"arena_kind\":\"%s\",\"buffers\":%" PRIu64 ","
@@ -1436,7 +1436,7 @@ int main(int argc, char **argv)
 		       "\"held\":%" PRIu64 ",\"waiting_channel\":%" PRIu64 ",\"waiting_registers\":%" PRIu64 ","
 		       "\"grants\":%" PRIu64 ",\"caller_errors\":%" PRIu64 ",\"balanced\":%s,"
 		       "\"destroy\":\"%s\"},\"error\":\"%s\",\"ok\":%s}\n",
-		       backend_name(o->backend), rw, o->bs_min, o->bs_max, o->iodepth, o->threads,
+		       (int)getpid(), backend_name(o->backend), rw, o->bs_min, o->bs_max, o->iodepth, o->threads,
 		       o->runtime, elapsed, io_name(io_used), e->ring_flags,
 		       e->reactors[0].fixed_file ? "true" : "false", e->arena_size,
 		       e->arena_kind ? e->arena_kind : "none", e->buffers, sum.ios, sum.bytes, iops, mbps,

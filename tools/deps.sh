@@ -5,7 +5,7 @@ set -euo pipefail
 
 common=(gcc g++ pkg-config meson ninja-build liburcu-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev libbenchmark-dev liburing-dev gdb)
-bench_pkgs=(libbenchmark-dev python3-matplotlib valgrind binutils liburing-dev fio)
+bench_pkgs=(libbenchmark-dev python3-matplotlib valgrind binutils liburing-dev fio linux-perf)
 formal_pkgs=(gcc spin)		# formal/check.sh: spin -a, then cc pan.c
 
 case "${1:-all}" in

@@ -11,7 +11,10 @@
 #   fio-batch the same, submitting and reaping up to iodepth at once, as the
 #             engine does
 # Writes build-bench/results/io/*.json (every run), io.md (the table, also
-# printed) and io.png.
+# printed) and io.png.  Where perf works, the runs go under one system-wide
+# `perf record -e cpu-clock` (4 kHz per CPU, every run alike), and the table
+# adds mapreg's sampled share of each engine run's CPU beside the engine's
+# timed one (engine/io_report.py says how they differ).
 # Usage: tools/io-bench.sh [--publish]   (--publish also copies io.png to bench/results/)
 # IO_BENCH_RUNTIME (default 0.4 s) is each run's length: 40 runs.  IO_BENCH_BUILD
 # (default build-bench) is the build directory (configured as tools/bench.sh does
@@ -20,18 +23,39 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 publish=0
+runs_only=0
 [ "${1:-}" != "--publish" ] || publish=1
-
-tools/deps.sh bench
+[ "${1:-}" != "--runs" ] || runs_only=1		# internal: the runs, under perf
+[ "$runs_only" -eq 1 ] || tools/deps.sh bench
 dir=${IO_BENCH_BUILD:-build-bench}
 if [ ! -f "$dir/build.ninja" ]; then
   meson setup "$dir" -Dbuildtype=release -Dbench=enabled >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; exit 1; }
 fi
-ninja -C "$dir" engine/mapreg-io >"$dir.io-ninja.log" 2>&1 || { tail -n 40 "$dir.io-ninja.log"; exit 1; }
+[ "$runs_only" -eq 1 ] ||
+  ninja -C "$dir" engine/mapreg-io >"$dir.io-ninja.log" 2>&1 || { tail -n 40 "$dir.io-ninja.log"; exit 1; }
 engine=$dir/engine/mapreg-io
 out=$dir/results/io
 mkdir -p "$out"
-rm -f "$out"/*.json
+runtime=${IO_BENCH_RUNTIME:-0.4}
+if [ "$runs_only" -eq 0 ]; then
+  rm -f "$out"/*.json "$out"/perf.data "$out"/samples.txt
+  samples=()
+  failed=0
+  if perf record -q -e cpu-clock -o /dev/null true >/dev/null 2>&1; then
+    perf record -q -a -e cpu-clock -F 4000 -o "$out/perf.data" -- "$0" --runs || failed=1
+    perf script -i "$out/perf.data" -F pid,ip,dso >"$out/samples.txt" 2>/dev/null \
+      && samples=(--samples "$out/samples.txt")
+  else
+    echo "io-bench: perf record does not work here: timed shares only" >&2
+    "$0" --runs || failed=1
+  fi
+  /usr/bin/python3 engine/io_report.py --dir "$out" --runtime "$runtime" --md "$dir/results/io.md" \
+    --plot "$dir/results/io.png" "${samples[@]}" || failed=1
+  if [ "$publish" -eq 1 ] && [ "$failed" -eq 0 ]; then
+    cp "$dir/results/io.png" bench/results/io.png
+  fi
+  exit "$failed"
+fi
 
 # The file: made once by the engine itself (--create), then kept in the page
 # cache by reading it through once per run of this script.
@@ -39,7 +63,6 @@ data=$dir/io-data-1g
 [ -f "$data" ] || "$engine" --file "$data" --create 1G --runtime 0 >/dev/null
 cat "$data" >/dev/null
 
-runtime=${IO_BENCH_RUNTIME:-0.4}
 fio_runtime="$(/usr/bin/python3 -c "print(max(1, round($runtime * 1000)))")ms"
 start=$SECONDS
 failed=0
@@ -67,10 +90,4 @@ for bs in 4K 64K; do
   done
 done
 echo "io-bench: 40 runs of ${runtime} s in $((SECONDS - start)) s"
-plot=(--plot "$dir/results/io.png")
-/usr/bin/python3 engine/io_report.py --dir "$out" --runtime "$runtime" --md "$dir/results/io.md" "${plot[@]}" \
-  || failed=1
-if [ "$publish" -eq 1 ] && [ "$failed" -eq 0 ]; then
-  cp "$dir/results/io.png" bench/results/io.png
-fi
 exit "$failed"
