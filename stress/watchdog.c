@@ -13,8 +13,11 @@
  * The snapshot is good only if no shadow change or library free was in
  * flight and none happened meanwhile (shadow.c).  The shadow holds a subset
  * of what the library holds, and the difference is what the library has
- * granted and not yet dispatched, or just been given back: both are the
- * library's to finish on its own, promptly (C13, C16).
+ * granted and not yet dispatched, or just been given back: both are
+ * finished without any call of ours but a poller's mapreg_poll (C13, C16),
+ * by threads that are running, so "promptly" means within a thread's
+ * scheduling delay: the bound (main.c) has to outlast that, and is larger
+ * under ThreadSanitizer.
  *
  * A pending request is satisfiable in a good snapshot if its adapter's
  * channel is free in the shadow and the largest free run of registers fits
