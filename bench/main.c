@@ -42,6 +42,7 @@ static bool plant_fault(const char *name)
 static const struct scenario *const scenarios[] = {
 	&scenario_fastpath, &scenario_scaling, &scenario_exhaustion, &scenario_mixed,
 	&scenario_cancel,   &scenario_crossfree, &scenario_poll,     &scenario_growth,
+	&scenario_batches,
 };
 #define SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 

@@ -151,6 +151,9 @@ SCENARIOS = [
     ("growth", "Growth under load: exhaustion + mapreg_pool_grow", "k req/s",
      lambda r: per_second(r) and per_second(r) / 1e3, "rate",
      ["grow_p50_ns", "grow_p99_ns", "grant_p99_ns", "final_registers"]),
+    ("batches", "Batches: own adapters, free 32 single-register runs then claim 32",
+     "M runs/s", lambda r: per_second(r) and per_second(r) / 1e6, "rate",
+     ["batch_p50_ns", "batch_p99_ns"]),
 ]
 
 

@@ -13,5 +13,6 @@ extern const struct scenario scenario_cancel;		/* 5 */
 extern const struct scenario scenario_crossfree;	/* 6 */
 extern const struct scenario scenario_poll;		/* 7 */
 extern const struct scenario scenario_growth;		/* 8 */
+extern const struct scenario scenario_batches;		/* 9 */
 
 #endif /* MAPREG_BENCH_SCENARIOS_H */
