@@ -6,11 +6,10 @@
  * a batch of completions would, then claims as many (C8, then
  * FreeAdapterObject keeping the registers: C24; FreeMapRegisters: C23).
  * A batch larger than a CPU's magazine sends most runs to the shared
- * bitmap, so this measures how CPUs share it: their claims start one word
- * of the bitmap apart (registers.c: claim_hint), in one cache line of
- * words, whatever the pool's size (pool:512 is a one-line bitmap; pool:4096
- * would have room for a line per CPU).  Items are runs freed and claimed
- * again, per second of all threads.
+ * bitmap, so this measures how CPUs share it (registers.c: claim_hint):
+ * pool:4096 has a cache line of bitmap words for each CPU's claims, while
+ * pool:512's bitmap is one line that both write.  Items are runs freed and
+ * claimed again, per second of all threads.
  */
 #include <stdlib.h>
 

@@ -37,6 +37,7 @@
 #define REGMAP_CHUNK_SHIFT 12u
 #define REGMAP_CHUNK (1u << REGMAP_CHUNK_SHIFT)
 #define REGMAP_WORD_BITS 64u
+#define REGMAP_LINE_BITS (REGMAP_WORD_BITS * 8u)	/* registers per 64-byte line of words */
 #define REGMAP_NONE UINT32_MAX
 
 struct regmap_chunk {
@@ -69,9 +70,9 @@ static inline uint32_t regmap_registers(struct regmap *map)
 /*
  * Claims `count` (>= 1) contiguous registers: the first fit at or after
  * `hint`, else the first fit before it; REGMAP_NONE if none.  Callers on
- * different CPUs pass hints far apart, so that their runs (and the cache
- * lines of their bitmap words and run records) do not meet (sbitmap's
- * per-CPU hints).  *rolled_back tells whether it set bits it then had to
+ * different CPUs pass hints apart, so that their runs (and the cache lines
+ * of their run records and, in a pool large enough, of their bitmap words)
+ * do not meet (sbitmap's per-CPU hints; registers.c: claim_hint).  *rolled_back tells whether it set bits it then had to
  * clear again: for that instant a concurrent claimer (a waiter's round) may
  * have seen them taken, and must be given another look (C13).
  */
