@@ -17,10 +17,10 @@ mapreg's share of an engine run's CPU, two ways:
            process's samples that fall in libmapreg.so (the engine's routines
            are its own code), with its binomial standard deviation.  No timer
            in the code; a statistical error instead."""
-import math
 import argparse
 import glob
 import json
+import math
 import os
 import sys
 
@@ -82,14 +82,14 @@ def load_samples(path):
 
 
 def sampled_share(samples, r):
-    """(share %, sd %, samples) of an engine run, or None."""
+    """(share %, sd %) of an engine run, or None."""
     if samples is None or r.get("pid") is None or r["share"] is None:
         return None
     total, ours = samples.get(r["pid"], (0, 0))
     if total == 0:
         return None
     p = ours / total
-    return (100 * p, 100 * math.sqrt(p * (1 - p) / total), total)
+    return (100 * p, 100 * math.sqrt(p * (1 - p) / total))
 
 
 def main():
@@ -151,14 +151,14 @@ def main():
             sampled = sampled_share(samples, r)
             cell = ""
             if samples:
-                cell = " %s |" % ("%.1f %% +- %.1f" % sampled[:2] if sampled else "")
+                cell = " %s |" % ("%.1f %% +- %.1f" % sampled if sampled else "")
             lines.append("| %s | %d | %d | %s | %.0f | %s | %s | %.2f | %.1f | %.1f | %.1f | %s |"
                          % (bs_name, depth, threads, name, r["iops"], vs if not v.startswith("fio") else "",
                             vsb if not v.startswith("fio") else "", r["cpu_us"], r["p50"], r["p99"],
                             r["p999"], share) + cell)
-            if v == "lockfree" and sampled:
-                sampled_bar.append((cfg, sampled[0], sampled[1]))
             if v == "lockfree":
+                if sampled:
+                    sampled_bar.append((cfg,) + sampled)
                 if fio:
                     iops_bar.append((cfg, r["iops"] / fio["iops"], r["iops"] / fiob["iops"] if fiob else 0))
                 share_bar.append((cfg, r["share"]))

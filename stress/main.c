@@ -14,7 +14,10 @@
 
 #include "stress.h"
 
-/* ThreadSanitizer's build (the watchdog's bound, below), as core/base/rcu.h. */
+/*
+ * ThreadSanitizer's build (the watchdog's bound, below), detected as
+ * core/base/rcu.h does: this program sees the public header only.
+ */
 #if defined(__SANITIZE_THREAD__)
 #define STRESS_TSAN 1
 #elif defined(__has_feature)

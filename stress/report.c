@@ -70,6 +70,10 @@ static void print_stats(mapreg_pool *pool)
 	       (unsigned long long)st.sync_failures, (unsigned long long)st.caller_errors);
 }
 
+/*
+ * Relaxed: only a failure report reads these, racily, and a breadcrumb read
+ * with its neighbour's time misstates a report by one step, nothing more.
+ */
 void doing(struct actor *a, const char *what)
 {
 	if (atomic_load_explicit(&a->tid, memory_order_relaxed) == 0)
@@ -167,7 +171,7 @@ static void print_pending(struct world *w)
 
 			if (STATE_PHASE(st) != PHASE_PENDING)
 				continue;
-			struct actor *on = atomic_load(&s->entered_on);
+			struct actor *on = atomic_load(&s->ran_on);
 
 			printf("  actor %u slot %u gen %llu: %s on adapter %u, %u registers",
 			       i, j, (unsigned long long)STATE_GEN(st),

@@ -568,7 +568,7 @@ static mapreg_action routine(void *device, mapreg_transfer *xfer, mapreg_base ba
 	uint64_t state = atomic_load(&s->state);
 	uint32_t adapter = atomic_load(&s->adapter);
 
-	atomic_store(&s->entered_on, a);
+	atomic_store(&s->ran_on, a);		/* first: a stall report names it */
 	doing(a, "in a routine");
 
 	if (STATE_PHASE(state) != PHASE_PENDING)
@@ -583,7 +583,6 @@ static mapreg_action routine(void *device, mapreg_transfer *xfer, mapreg_base ba
 	check_channel_order(w, s->owner, adapter, s->seq);
 	if (s->granted_after != NULL)
 		check_pool_order(a, s->granted_after);
-	atomic_store(&s->ran_on, a);
 	s->granted_base = base;
 
 	routine_enter(a, adapter);
@@ -640,7 +639,6 @@ static uint64_t arm(struct actor *a, struct slot *s, const struct submit *req)
 	s->granted_after = req->granted_after;
 	s->ex = req->kind != KIND_ASYNC_PLAIN;
 	atomic_store(&s->ran_on, NULL);
-	atomic_store(&s->entered_on, NULL);
 	atomic_store(&s->adapter, req->adapter);
 	atomic_store(&s->nregs, req->nregs);
 	atomic_store(&s->cancellable, s->ex && w->adapters[req->adapter].role == ROLE_SHARED);

@@ -161,8 +161,7 @@ struct slot {
 	_Atomic bool cancellable;	/* an _ex request on a shared adapter */
 	/* C21: calls of mapreg_cancel_channel on this xfer, begun and ended. */
 	_Atomic uint64_t cancels_begun, cancels_ended;
-	_Atomic(struct actor *) ran_on;	/* where the routine ran */
-	_Atomic(struct actor *) entered_on;	/* where it began to run (reports) */
+	_Atomic(struct actor *) ran_on;	/* where the routine ran (from its first line) */
 	_Atomic uint64_t settled;	/* when its last request's outcome came */
 	/* Written by the owner before submitting, read by the routine. */
 	struct actor *owner;

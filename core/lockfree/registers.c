@@ -23,7 +23,7 @@
  *    freeing then claiming 32 single-register runs at a time, pool 4096:
  *    63 M runs/s where one word apart gave 31, no more than one CPU alone;
  *    and bench/mixed.c at 85 % load kept its contiguity: fitting refusals
- *    1.37-1.41x the locked backend's where the word apart gave 1.47, a line
+ *    1.35-1.41x the locked backend's where the word apart gave 1.47, a line
  *    apart from the low end 1.69.)
  *  - in a smaller pool, one word apart from the low end: lines of run
  *    records of their own, one line of bitmap words shared.
