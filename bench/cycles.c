@@ -14,8 +14,9 @@
  * Usage: cycles SHAPE BACKEND N     (BACKEND: locked | lockfree)
  * The process has had a second thread (as any user of mapreg has), so that
  * glibc's mutex takes its atomic path.
- * cycles-hooked (the fault-hook build) with MAPREG_ASSUME_RSEQ set runs the
- * lock-free backend's restartable sequences under callgrind, which has none.
+ * cycles-hooked (the counting build: the library's code with only the hook
+ * below) with MAPREG_ASSUME_RSEQ set runs the lock-free backend's
+ * restartable sequences under callgrind, which has none.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 
 #include <mapreg.h>
 
-#ifdef MAPREG_FAULT_INJECTION
+#ifdef MAPREG_RSEQ_ASSUMABLE
 #include "hooks/fault.h"
 #endif
 
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
 	pthread_t t;
 	if (pthread_create(&t, NULL, nothing, NULL) != 0 || pthread_join(t, NULL) != 0)
 		return 2;
-#ifdef MAPREG_FAULT_INJECTION
+#ifdef MAPREG_RSEQ_ASSUMABLE
 	/* cycles-hooked under callgrind: run the rseq path's code (hooks/fault.h). */
 	if (getenv("MAPREG_ASSUME_RSEQ") != NULL)
 		mapreg_rseq_assume_cpu0();

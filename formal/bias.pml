@@ -146,7 +146,9 @@
  * foreign thread claims the bias (-DCLAIM); 14 the owner claims a kept
  * run's record with plain stores; 15 bias_records_revoke waits for
  * bias_busy; 16 the owner's record claim finds bias_records no longer 1
- * after raising bias_busy, and uses the CAS (14-16: -DRECORD).
+ * after raising bias_busy, and uses the CAS (14-16: -DRECORD); 17 the
+ * owner's C8 hold skips the word's load (channel_hold_owned) when the word
+ * is no longer BIASED, and its store of SYNC decides.
  */
 
 #ifdef ONE_FOREIGN
@@ -411,6 +413,7 @@ proctype thread(byte t; byte reach)
 {
 	byte w, whc, rid, s, h, hid, bid, kid, cl, r, id, bef, req, cyc;
 	bool got, ok, won, mine, keep, done, nested;
+	bool owned;		/* TAKENOW took the channel by bias_take's store */
 	byte st_to, st_id, st_kind, hstate, frun;		/* arguments */
 	bool st_ok;					/* bias_store's result */
 	byte ret_REVOKE, ret_STORE, ret_TAKEFREE, ret_TAKENOW, ret_PASSON,
@@ -642,7 +645,7 @@ TAKEFREE:
 /* take_now's channel part (result: got): the owner's bias_take, or channel_take_free. */
 TAKENOW:
 	atomic {
-		w = ch; bef = retq & waiting;
+		w = ch; bef = retq & waiting; owned = false;
 		printf("EV   T%d submits request %d\n", t, req)
 	}
 	bias_mine(t, w, mine);
@@ -652,7 +655,7 @@ TAKENOW:
 		:: LD_HELD(t) == BIAS_FREE ->
 			st_to = BIAS_HELD; st_kind = K_TAKE; CALL(STORE, 1);
 			if
-			:: st_ok -> got = true
+			:: st_ok -> got = true; owned = true
 			:: else -> CALL(TAKEFREE, 1)
 			fi
 		:: else ->
@@ -692,10 +695,21 @@ PASSON:
 	BACK(PASSON, 6)
 	fi;
 
-/* channel_hold(hstate) by the holder of a HELD channel (the owner, here). */
+/*
+ * channel_hold(hstate) by the holder of a HELD channel (the owner, here).
+ * A C8 hold whose channel bias_take took (`owned`) may also be lf_hold's
+ * fast path on a magazine hit, channel_hold_owned: no load of the word
+ * first, as if it were still BIASED; the store of SYNC and its look decide.
+ */
 HOLD:
 	atomic {
-		w = ch; whc = hc;
+		if
+		:: owned && hstate == CH_SYNC -> w = CH_BIASED; whc = hc;
+			if :: ch != CH_BIASED -> COVER(17) :: else -> skip fi;
+			printf("EV   T%d: channel_hold_owned, the word not read\n", t)
+		:: w = ch; whc = hc
+		fi;
+		owned = false;
 		if :: hstate == CH_SYNC -> nholds++; id = nholds :: else -> id = 0 fi;
 		printf("EV   T%d begins a hold %d (state %d)\n", t, id, hstate)
 	}

@@ -196,7 +196,7 @@ mutant poll.MUTANT_COUNT_AFTER_QUEUE poll.pml "-DMUTANT_COUNT_AFTER_QUEUE" "poll
 # membarrier, x86-TSO.  Two foreign threads; then one, with the kept-run
 # records, and with the bias unclaimed at the start; then the records with
 # two.
-proof  bias bias.pml "" "" 1 2 3 4 5 6 7 8 9 10 11 12
+proof  bias bias.pml "" "" 1 2 3 4 5 6 7 8 9 10 11 12 17
 proof  bias.record bias.pml "-DRECORD -DONE_FOREIGN" "" 1 2 3 4 5 6 7 8 9 10 11 12 14 15 16
 proof  bias.claim bias.pml "-DCLAIM -DRECORD -DONE_FOREIGN" "" 1 2 3 4 5 7 9 10 13 14 15 16
 # The records with both foreign threads: 90 M states, 4.3 GB, about 100 s;

@@ -9,8 +9,9 @@ instruction callgrind saw executed, in the program and in the libraries it
 mapped (their load addresses from the program's /proc/self/maps).
 
 callgrind has no rseq: the lock-free rows run its fallback, and, with the
-fault-hook build's mapreg_rseq_assume_cpu0(), its restartable sequences as
-plain code on "CPU 0" (single-threaded, so exact).
+counting build's mapreg_rseq_assume_cpu0() (the library's code and that one
+hook: no fault checks), its restartable sequences as plain code on "CPU 0"
+(single-threaded, so exact).
 
 Usage: tools/count.py BUILD_DIR [--markdown]
 """

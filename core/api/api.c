@@ -43,6 +43,28 @@ static mapreg_status counted(struct mapreg_pool *pool, mapreg_status status)
 	return status == MAPREG_INVALID_PARAMETER ? caller_error(pool) : status;
 }
 
+/* The list by value: its callers then keep no pointer to it for this call. */
+static __attribute__((noinline))
+mapreg_status call_end_slow(struct mapreg_pool *pool, mapreg_status status,
+			    struct grant_list granted)
+{
+	dispatch_grants(&granted);
+	return counted(pool, status);
+}
+
+/*
+ * The end of a call that went to the backend: the routines it granted run
+ * (C16), a caller error is counted (C27).  Inline, the common case of
+ * neither, so that the fast paths save no registers for the rare one.
+ */
+static inline mapreg_status call_end(struct mapreg_pool *pool, mapreg_status status,
+				     const struct grant_list *granted)
+{
+	if (__builtin_expect(granted->head == NULL && status != MAPREG_INVALID_PARAMETER, 1))
+		return status;
+	return call_end_slow(pool, status, *granted);
+}
+
 mapreg_status mapreg_pool_create(const mapreg_pool_config *cfg, mapreg_pool **out)
 {
 	mapreg_pool_config resolved;
@@ -252,26 +274,28 @@ mapreg_status mapreg_allocate_channel(mapreg_adapter *adapter, void *device, uin
 }
 
 /*
- * A C8 hold (synchronous, no routine): the request lives on this stack,
- * since nothing outside the call ever names it (xfer_check_hold).
+ * A C8 hold (synchronous, no routine): nothing outside the call names a
+ * request.  The backend returns OK or INSUFFICIENT_RESOURCES (backend.h):
+ * nothing to count.
  */
-/* A C8 hold (synchronous, no routine): nothing outside the call names a request. */
-static mapreg_status allocate_hold(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
-				   uint32_t nregs, mapreg_base *base_out)
+static inline mapreg_status allocate_hold(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
+					  uint32_t nregs, mapreg_base *base_out)
 {
 	struct grant_list others = GRANT_LIST_INIT;
 
-	mapreg_status status = xfer_check_hold(xfer);
-	if (status == MAPREG_OK)
-		status = adapter->pool->ops->hold(adapter, nregs, base_out, &others);
-	dispatch_grants(&others);
-	return counted(adapter->pool, status);
+	mapreg_status status = xfer_check_hold(xfer);	/* C9, C21 */
+
+	if (status != MAPREG_OK)
+		return counted(adapter->pool, status);
+	status = adapter->pool->ops->hold(adapter, nregs, base_out, &others);
+	return call_end(NULL, status, &others);
 }
 
-mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
-					 mapreg_transfer *xfer, uint32_t nregs, uint32_t flags,
-					 mapreg_control_fn fn, void *context,
-					 mapreg_base *base_out)
+/* mapreg_allocate_channel_ex with a routine, or asynchronous, or refused. */
+static __attribute__((noinline))
+mapreg_status allocate_submit(struct mapreg_adapter *adapter, void *device, mapreg_transfer *xfer,
+			      uint32_t nregs, uint32_t flags, mapreg_control_fn fn, void *context,
+			      mapreg_base *base_out)
 {
 	struct grant_list others = GRANT_LIST_INIT;
 	bool sync = flags & MAPREG_SYNCHRONOUS_CALLBACK;
@@ -279,8 +303,6 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 
 	uint32_t generation = 0;
 	mapreg_status status = check_allocate(adapter, true, xfer, nregs, flags, fn, base_out);
-	if (status == MAPREG_OK && sync && fn == NULL)
-		return allocate_hold(adapter, xfer, nregs, base_out);
 	if (status == MAPREG_OK)
 		status = xfer_begin_submit(adapter, xfer, sync, &generation);
 	if (status != MAPREG_OK)
@@ -300,6 +322,24 @@ mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
 		return status;
 	}
 	return after_submit(req, granted, base_out, &others);
+}
+
+/*
+ * The C8 hold first, the fast path of a synchronous caller: with its flags,
+ * routine and base_out as check_allocate wants them for a hold, the rest of
+ * check_allocate is check_allocate_here.  Anything else, an error included,
+ * is allocate_submit's, which checks it all.
+ */
+mapreg_status mapreg_allocate_channel_ex(mapreg_adapter *adapter, void *device,
+					 mapreg_transfer *xfer, uint32_t nregs, uint32_t flags,
+					 mapreg_control_fn fn, void *context,
+					 mapreg_base *base_out)
+{
+	if (flags == MAPREG_SYNCHRONOUS_CALLBACK && fn == NULL && base_out != NULL &&
+	    adapter != NULL && xfer_adapter(xfer) == adapter &&
+	    check_allocate_here(adapter, nregs) == MAPREG_OK)
+		return allocate_hold(adapter, xfer, nregs, base_out);
+	return allocate_submit(adapter, device, xfer, nregs, flags, fn, context, base_out);
 }
 
 bool mapreg_cancel_channel(mapreg_adapter *adapter, void *device, mapreg_transfer *xfer)
@@ -342,8 +382,7 @@ mapreg_status mapreg_free_map_registers(mapreg_adapter *adapter, mapreg_base bas
 	if (nregs == 0 || nregs != base.count)			/* C23 */
 		return caller_error(pool);
 	mapreg_status status = pool->ops->free_map_registers(adapter, base, &granted);
-	dispatch_grants(&granted);
-	return counted(pool, status);
+	return call_end(pool, status, &granted);
 }
 
 mapreg_status mapreg_free_adapter_object(mapreg_adapter *adapter, mapreg_action action)
@@ -356,8 +395,7 @@ mapreg_status mapreg_free_adapter_object(mapreg_adapter *adapter, mapreg_action 
 	if (!check_free_adapter_object_action(action))		/* C24 */
 		return caller_error(pool);
 	mapreg_status status = answer_end_hold(adapter, HOLDER_SYNC, action, &granted);
-	dispatch_grants(&granted);
-	return counted(pool, status);
+	return call_end(pool, status, &granted);
 }
 
 size_t mapreg_poll(mapreg_adapter *adapter, size_t max)

@@ -81,6 +81,11 @@ mapreg_status check_allocate(struct mapreg_adapter *adapter, bool ex, mapreg_tra
 		return MAPREG_INVALID_PARAMETER;
 	if (ex && xfer_adapter(xfer) != adapter)	/* NULL, raw or foreign */
 		return MAPREG_INVALID_PARAMETER;
+	return check_allocate_here(adapter, nregs);
+}
+
+mapreg_status check_allocate_here(struct mapreg_adapter *adapter, uint32_t nregs)
+{
 	if (dispatch_in_routine_of(adapter))		/* it would wait on itself */
 		return MAPREG_INVALID_PARAMETER;
 	if (nregs > adapter->max_map_registers)		/* C5 */

@@ -21,6 +21,12 @@ mapreg_status check_allocate(struct mapreg_adapter *adapter, bool ex, mapreg_tra
 			     uint32_t nregs, uint32_t flags, mapreg_control_fn fn,
 			     const mapreg_base *base_out);
 
+/*
+ * The part of check_allocate that depends on the caller's thread and the
+ * count, for a caller that has checked the rest itself (C5, C9).
+ */
+mapreg_status check_allocate_here(struct mapreg_adapter *adapter, uint32_t nregs);
+
 /* C24: the answers mapreg_free_adapter_object accepts. */
 bool check_free_adapter_object_action(mapreg_action action);
 

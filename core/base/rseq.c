@@ -29,7 +29,7 @@ static void ready_check(void)
 #endif
 }
 
-#if defined(MAPREG_FAULT_INJECTION) && defined(MAPREG_HAVE_RSEQ)
+#if (defined(MAPREG_FAULT_INJECTION) || defined(MAPREG_RSEQ_ASSUMABLE)) && defined(MAPREG_HAVE_RSEQ)
 static bool assumed;
 
 void mapreg_rseq_assume_cpu0(void)

@@ -99,16 +99,21 @@ static inline int rseq_cpu(void)
 /*
  * A critical section's frame, around its body: the descriptor (local
  * labels 3: table, 1: start, 2: just past the commit, 4: abort), published
- * in the thread's area, then the check that the thread runs on CPU `cpu`;
- * after the committing store, RSEQ_ASM_END and the abort handler, which
- * jumps to the C label `aborted`.  Operands named `area` and `cpu`; rax is
- * clobbered.
+ * in the thread's area (operand `area`; rax is clobbered); after the
+ * committing store, RSEQ_ASM_END and the abort handler, which jumps to the
+ * C label `aborted`.  A body that reads its CPU from the area after the
+ * start (4(%[area]): cpu_id, -1 if rseq is not registered) runs on that CPU
+ * until it commits or is aborted.
  */
-#define RSEQ_ASM_BEGIN								\
+#define RSEQ_ASM_START								\
 	RSEQ_ASM_TABLE(3, 1, 2, 4)						\
 	"leaq 3b(%%rip), %%rax\n\t"						\
 	"movq %%rax, 8(%[area])\n\t"						\
-	"1:\n\t"								\
+	"1:\n\t"
+
+/* The start, then the check that the thread runs on CPU `cpu` (operand). */
+#define RSEQ_ASM_BEGIN								\
+	RSEQ_ASM_START								\
 	"cmpl %[cpu], 4(%[area])\n\t"						\
 	"jnz 4f\n\t"
 

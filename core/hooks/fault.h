@@ -75,22 +75,26 @@ void mapreg_pool_unbiased(mapreg_pool *pool);
 bool mapreg_adapter_biased(mapreg_adapter *adapter);
 unsigned int mapreg_adapter_bias_held(mapreg_adapter *adapter);
 
-/*
- * For counting instructions under callgrind, which has no rseq: makes the
- * library use its restartable sequences as if the calling thread were on
- * CPU 0 with rseq registered (it writes 0 into the thread's rseq area).
- * The sections run as plain code: correct only single-threaded, with no
- * drain (the fence is not called; a drain would abort()).  Call it before
- * the first pool is created (base/rseq.c).
- */
-void mapreg_rseq_assume_cpu0(void);
-
 /* Called at every pause point while set (tests set it while quiescent). */
 extern void (*mapreg_pause_hook)(enum mapreg_pause where);
 #define PAUSE(where) do { if (mapreg_pause_hook != NULL) mapreg_pause_hook(where); } while (0)
 #else
 #define FAULT(which) 0
 #define PAUSE(where) do { } while (0)
+#endif
+
+#if defined(MAPREG_FAULT_INJECTION) || defined(MAPREG_RSEQ_ASSUMABLE)
+/*
+ * For counting instructions under callgrind, which has no rseq: makes the
+ * library use its restartable sequences as if the calling thread were on
+ * CPU 0 with rseq registered (it writes 0 into the thread's rseq area).
+ * The sections run as plain code: correct only single-threaded, with no
+ * drain (the fence is not called; a drain would abort()).  Call it before
+ * the first pool is created (base/rseq.c).  Compiled in the fault-hook
+ * build and, alone, in the counting build (MAPREG_RSEQ_ASSUMABLE: the real
+ * library's code, which tools/count.py counts).
+ */
+void mapreg_rseq_assume_cpu0(void);
 #endif
 
 #endif /* MAPREG_FAULT_H */

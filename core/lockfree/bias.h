@@ -58,6 +58,13 @@
 
 enum bias_held { BIAS_FREE, BIAS_HELD, BIAS_SYNC };
 
+/*
+ * What the owner's fast paths call only when the bias is being revoked or
+ * claimed: out of line even under LTO, so that those paths stay leaves with
+ * no registers to save (their spin-then-yield waits would need them).
+ */
+#define BIAS_SLOW __attribute__((noinline, cold))
+
 /* This thread, as an owner: its thread pointer, unique among live threads. */
 static inline uintptr_t bias_self(void)
 {
@@ -72,10 +79,10 @@ static inline uintptr_t bias_self(void)
 bool bias_available(void);
 
 /* The first thread to take an unclaimed BIASED channel becomes its owner. */
-bool bias_claim(struct lf_adapter *adapter);
+BIAS_SLOW bool bias_claim(struct lf_adapter *adapter);
 
 /* Ends the bias if the word is BIASED (any thread), and waits out a revoker. */
-void bias_revoke(struct lf_adapter *adapter);
+BIAS_SLOW void bias_revoke(struct lf_adapter *adapter);
 
 /* The bias is over when this returns (inline: the unbiased case is a load). */
 static inline void bias_settle(struct lf_adapter *adapter)
@@ -85,7 +92,7 @@ static inline void bias_settle(struct lf_adapter *adapter)
 }
 
 /* The word left BIASED: waits for the real word; returns what the revoker read. */
-unsigned int bias_revoked_seen(struct lf_adapter *adapter);
+BIAS_SLOW unsigned int bias_revoked_seen(struct lf_adapter *adapter);
 
 /* `word` is BIASED and the caller owns it (or has just claimed it). */
 static inline bool bias_mine(struct lf_adapter *adapter, uint64_t word)
@@ -97,6 +104,20 @@ static inline bool bias_mine(struct lf_adapter *adapter, uint64_t word)
 	if (__builtin_expect(owner == bias_self(), 1))
 		return true;
 	return owner == 0 && bias_claim(adapter);
+}
+
+/*
+ * The channel is BIASED and the caller its owner: the fast paths' test,
+ * which claims nothing (bias_mine claims an unowned bias).  Relaxed: while
+ * the word is BIASED the owner reads only its own stores (bias_held,
+ * holder_run); what decides is bias_store's look at the word after its
+ * store, as for bias_mine.
+ */
+static inline bool bias_owned(struct lf_adapter *adapter)
+{
+	return CH_STATE(atomic_load_explicit(&adapter->channel, memory_order_relaxed)) ==
+		       CH_BIASED &&
+	       atomic_load_explicit(&adapter->bias_owner, memory_order_relaxed) == bias_self();
 }
 
 /* The owner's view of its channel (its own stores: relaxed). */
@@ -172,7 +193,7 @@ static inline bool bias_release(struct lf_adapter *adapter)
  * owner's section is claiming: the asymmetric pair of bias_store, with
  * `bias_busy` for `bias_held` and `bias_records` for the word.
  */
-void bias_records_revoke(struct lf_adapter *adapter);
+BIAS_SLOW void bias_records_revoke(struct lf_adapter *adapter);
 
 /*
  * The owner frees a run kept through its adapter: 1 if it claimed the record
@@ -207,6 +228,36 @@ static inline int bias_claim_record(struct lf_adapter *adapter, _Atomic uint64_t
 	/* Release: the record's store before a revoker's look at `bias_busy`. */
 	atomic_store_explicit(&adapter->bias_busy, 0, memory_order_release);
 	return claimed;
+}
+
+/*
+ * A hold (KEPT, SYNC) begins: its run, then the state with the hold count
+ * raised (the channel word), released together by the store; the owner's
+ * biased SYNC hold is a store to bias_held (inline: the C8 fast path).
+ */
+static inline void channel_hold(struct lf_adapter *adapter, unsigned int state,
+				mapreg_base base)
+{
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+
+	atomic_store_explicit(&adapter->holder_run, base.first | (uint64_t)base.count << 32,
+			      memory_order_relaxed);
+	/* Only the owner holds a biased channel. */
+	if (CH_STATE(word) >= CH_BIASED && state == CH_SYNC && bias_store(adapter, BIAS_SYNC))
+		return;
+	channel_hold_shared(adapter, state, word);
+}
+
+/*
+ * channel_hold(SYNC) by the owner of a channel that bias_store found still
+ * BIASED after its take: the word need not be read again first.
+ */
+static inline void channel_hold_owned(struct lf_adapter *adapter, mapreg_base base)
+{
+	atomic_store_explicit(&adapter->holder_run, base.first | (uint64_t)base.count << 32,
+			      memory_order_relaxed);
+	if (!bias_store(adapter, BIAS_SYNC))
+		channel_hold_shared(adapter, CH_SYNC, CH_BIASED);
 }
 
 #endif /* MAPREG_LOCKFREE_BIAS_H */

@@ -15,7 +15,9 @@ enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_FLUSH_WANTED };
 void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
 		const atomic_long *waiters, uint32_t registers)
 {
-	*m = (struct magazines){ first, stride, cpus, rseq_ready(), waiters, 0 };
+	bool rseq = rseq_ready();
+
+	*m = (struct magazines){ first, stride, cpus, rseq ? cpus : 0, rseq, waiters, 0 };
 	atomic_init(&m->tight, 0);
 	for (unsigned int cpu = 0; cpu < cpus; cpu++) {
 		struct cpu_cache *cache = magazine(m, cpu);
@@ -199,24 +201,14 @@ static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint3
 /* The rseq way (x86-64). */
 
 #ifdef MAPREG_HAVE_RSEQ
-/* This thread's CPU as a magazine index, or -1 (the bitmap then). */
-static int rseq_index(const struct magazines *m)
-{
-	int cpu = rseq_cpu();
-
-	return cpu >= 0 && (unsigned int)cpu < m->cpus ? cpu : -1;
-}
-
 static bool rseq_take(struct magazines *m, uint32_t count, uint32_t *first)
 {
-	for (;;) {
-		int cpu = rseq_index(m);
-		if (cpu < 0)
-			return false;
-		int hit = rseq_pop(magazine(m, (unsigned int)cpu), cpu, count, first);
-		if (hit >= 0)
-			return hit;
-	}
+	int hit;
+
+	/* Aborted (preempted, migrated, signalled): again, on the CPU it is on now. */
+	while ((hit = rseq_pop(m, count, first)) < 0)
+		;
+	return hit;
 }
 
 /*
@@ -224,12 +216,15 @@ static bool rseq_take(struct magazines *m, uint32_t count, uint32_t *first)
  * this CPU, and after CACHE_UNTIGHTEN clear `tight` (cache.h says why that
  * is safe).  The count is a hint: racing updates may lose one.
  */
-static void untighten(struct magazines *m, struct cpu_cache *cache)
+static void untighten(struct magazines *m)
 {
 	unsigned int tight = atomic_load_explicit(&m->tight, memory_order_relaxed);
+	int cpu = rseq_cpu();
 
-	if (!(tight & 1) || atomic_load_explicit(m->waiters, memory_order_relaxed) > 0)
+	if (!(tight & 1) || atomic_load_explicit(m->waiters, memory_order_relaxed) > 0 ||
+	    cpu < 0 || (unsigned int)cpu >= m->cpus)
 		return;
+	struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
 	uint32_t refused = atomic_load_explicit(&cache->refused, memory_order_relaxed) + 1;
 	if (refused < CACHE_UNTIGHTEN) {
 		atomic_store_explicit(&cache->refused, refused, memory_order_relaxed);
@@ -243,23 +238,13 @@ static void untighten(struct magazines *m, struct cpu_cache *cache)
 
 static bool rseq_put(struct magazines *m, uint32_t first, uint32_t count)
 {
-	for (;;) {
-		int cpu = rseq_index(m);
-		if (cpu < 0)
-			return false;
-		struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
-		uint32_t limit = atomic_load_explicit(&cache->limit, memory_order_relaxed);
-		if (limit < count)
-			return false;
-		int kept = rseq_push(cache, cpu, count, first, limit - count, m->waiters,
-				     &m->tight);
-		if (kept > 0)
-			return true;
-		if (kept == 0) {
-			untighten(m, cache);
-			return false;
-		}
-	}
+	int kept;
+
+	while ((kept = rseq_push(m, count, first)) < 0)
+		;		/* aborted: as in rseq_take */
+	if (kept == 0)
+		untighten(m);
+	return kept;
 }
 
 /*

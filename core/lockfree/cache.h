@@ -72,6 +72,12 @@ struct magazines {
 	char *first;
 	size_t stride;
 	unsigned int cpus;
+	/*
+	 * The CPUs whose magazines the sequences use: `cpus` with rseq, 0
+	 * without, so that one comparison inside a sequence refuses both a CPU
+	 * beyond the pool's and a process without rseq (cpu_id is then -1).
+	 */
+	unsigned int rseq_cpus;
 	bool rseq;
 	const atomic_long *waiters;	/* register waiters (C13): no caching while > 0 */
 	/*
@@ -131,48 +137,84 @@ static inline struct cpu_cache *magazine(const struct magazines *m, unsigned int
 }
 
 #ifdef MAPREG_HAVE_RSEQ
-/* The owner's restartable sequences (x86-64), inline for the fast paths. */
+/*
+ * The owner's restartable sequences (x86-64), inline for the fast paths.
+ * Each reads its CPU inside the section, as tcmalloc's per-CPU slabs do:
+ * the kernel aborts the section if the thread leaves that CPU before the
+ * commit, so the CPU read at its start is the one it runs on until then.
+ * Everything else is addressed from `m` inside the section, which keeps a
+ * sequence to the caller-saved registers and its callers leaves.
+ */
 
 /*
- * A magazine's sequences: the state word into rax and the depth of class
- * cl into edx; the commit of rax as the new state; the inputs they share.
+ * A magazine's sequences: this CPU's magazine into rax (refused if the CPU
+ * has none, `miss`), its state word into rdx and the depth of class cl into
+ * r8d; the commit of rdx as the new state; the inputs they share.
  */
+#define MAGAZINE_ASM_FIND(miss)							\
+	"movl 4(%[area]), %%eax\n\t"						\
+	"cmpl %c[cpus](%[m]), %%eax\n\t"					\
+	"jae %l[" #miss "]\n\t"							\
+	"imulq %c[stride](%[m]), %%rax\n\t"					\
+	"addq %c[mfirst](%[m]), %%rax\n\t"					\
+	"cmpl $0, %c[lock](%%rax)\n\t"						\
+	"jnz %l[" #miss "]\n\t"
+
 #define MAGAZINE_ASM_DEPTH							\
-	"movq (%[cache]), %%rax\n\t"						\
-	"movq %%rax, %%rdx\n\t"						\
-	"shrq %%cl, %%rdx\n\t"							\
-	"andl $15, %%edx\n\t"
+	"movq (%%rax), %%rdx\n\t"						\
+	"movq %%rdx, %%r8\n\t"							\
+	"shrq %%cl, %%r8\n\t"							\
+	"andl $15, %%r8d\n\t"
+
+/* r9: the row of class cl, less the offset of runs (cl = 4 (count - 1)). */
+#define MAGAZINE_ASM_ROW							\
+	"leaq (%%rax, %%rcx, 8), %%r9\n\t"
 
 #define MAGAZINE_ASM_COMMIT							\
-	"movq %%rax, (%[cache])\n\t"						\
+	"movq %%rdx, (%%rax)\n\t"						\
 	RSEQ_ASM_END								\
-	: /* asm goto: no outputs */
+	: /* no outputs */
+
+/* The commit of a sequence with outputs, which follow (read on commit only). */
+#define MAGAZINE_ASM_COMMIT_OUT							\
+	"movq %%rdx, (%%rax)\n\t"						\
+	RSEQ_ASM_END								\
+	:
 
 #define MAGAZINE_ASM_INPUTS							\
-	[area] "r" (rseq_area()), [cpu] "r" (cpu), [cache] "r" (cache),		\
-	[lock] "i" (offsetof(struct cpu_cache, lock))
+	[area] "r" (rseq_area()), [m] "r" (m),					\
+	[cpus] "i" (offsetof(struct magazines, rseq_cpus)),			\
+	[stride] "i" (offsetof(struct magazines, stride)),			\
+	[mfirst] "i" (offsetof(struct magazines, first)),			\
+	[lock] "i" (offsetof(struct cpu_cache, lock)),				\
+	[runs] "i" (offsetof(struct cpu_cache, runs))
 
 /*
- * Pops a run of `count` from CPU `cpu`'s magazine: 1 hit, 0 miss (empty,
- * or a drainer holds it), -1 aborted or not on `cpu` (read the CPU again).
+ * Pops a run of `count` (1..CACHE_CLASSES) from this CPU's magazine: 1 hit
+ * (its first register in *first), 0 miss (empty, a drainer holds it, or no
+ * magazine for this CPU), -1 aborted (try again).  The run comes out in an
+ * output register, not through memory: a caller whose local had its address
+ * taken could not end in a tail call.
  */
-static inline int rseq_pop(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t *first)
+static inline int rseq_pop(const struct magazines *m, uint32_t count, uint32_t *first)
 {
+	uint32_t run_first;
+
 	__asm__ __volatile__ goto (
-		RSEQ_ASM_BEGIN
-		"cmpl $0, %c[lock](%[cache])\n\t"
-		"jnz %l[miss]\n\t"
+		RSEQ_ASM_START
+		MAGAZINE_ASM_FIND(miss)
 		MAGAZINE_ASM_DEPTH
 		"jz %l[miss]\n\t"
-		"movl -4(%[runs], %%rdx, 4), %%edx\n\t"
-		"movl %%edx, (%[first])\n\t"
-		"subq %[run], %%rax\n\t"
-		MAGAZINE_ASM_COMMIT
+		MAGAZINE_ASM_ROW
+		"movl %c[runs]-4(%%r9, %%r8, 4), %[run_first]\n\t"
+		"subq %[run], %%rdx\n\t"
+		MAGAZINE_ASM_COMMIT_OUT
+		  [run_first] "=&r" (run_first)
 		: MAGAZINE_ASM_INPUTS,
-		  [runs] "r" (cache->runs[count - 1]), [first] "r" (first),
 		  "c" (CLASS_SHIFT(count)), [run] "r" (STATE_RUN(count))
-		: "memory", "cc", "rax", "rdx"
+		: "memory", "cc", "rax", "rdx", "r8", "r9"
 		: miss, aborted);
+	*first = run_first;
 	return 1;
 miss:
 	return 0;
@@ -181,38 +223,39 @@ aborted:
 }
 
 /*
- * Pushes a run on CPU `cpu`'s magazine if it has room below `room` (the
- * limit less this run) and nobody waits for registers: 1 kept, 0 refused,
- * -1 aborted or not on `cpu`.  The run is written into the free slot before
- * the commit; an aborted sequence leaves it in a slot nobody reads.
+ * Pushes a run of `count` (1..CACHE_CLASSES) on this CPU's magazine if it
+ * stays within the magazine's limit and nobody waits for registers: 1 kept,
+ * 0 refused, -1 aborted (try again).  The run is written into the free slot
+ * before the commit; an aborted sequence leaves it in a slot nobody reads.
  */
-static inline int rseq_push(struct cpu_cache *cache, int cpu, uint32_t count, uint32_t first,
-		     uint64_t room, const atomic_long *waiters, const atomic_uint *tight)
+static inline int rseq_push(const struct magazines *m, uint32_t count, uint32_t first)
 {
 	__asm__ __volatile__ goto (
-		RSEQ_ASM_BEGIN
-		"cmpl $0, %c[lock](%[cache])\n\t"
+		RSEQ_ASM_START
+		MAGAZINE_ASM_FIND(refused)
+		"testl $1, %c[tight](%[m])\n\t"		/* C13: the pool is not tight */
 		"jnz %l[refused]\n\t"
-		"testl $1, (%[tight])\n\t"		/* C13: the pool is not tight */
-		"jnz %l[refused]\n\t"
-		"cmpq $0, (%[waiters])\n\t"		/* C13: nobody waits */
+		"movq %c[waiters](%[m]), %%rdx\n\t"
+		"cmpq $0, (%%rdx)\n\t"			/* C13: nobody waits */
 		"jg %l[refused]\n\t"
 		MAGAZINE_ASM_DEPTH
-		"cmpl %[depth], %%edx\n\t"
+		"cmpl %[depth], %%r8d\n\t"
 		"jae %l[refused]\n\t"
-		"movq %%rax, %%r8\n\t"
-		"shrq $32, %%r8\n\t"
-		"cmpq %[room], %%r8\n\t"
+		"addq %[run], %%rdx\n\t"		/* the new state */
+		"movq %%rdx, %%r9\n\t"
+		"shrq $32, %%r9\n\t"
+		"cmpl %c[limit](%%rax), %%r9d\n\t"	/* held with the run <= limit */
 		"ja %l[refused]\n\t"
-		"movl %[run_first], (%[runs], %%rdx, 4)\n\t"
-		"addq %[run], %%rax\n\t"
+		MAGAZINE_ASM_ROW
+		"movl %[run_first], %c[runs](%%r9, %%r8, 4)\n\t"
 		MAGAZINE_ASM_COMMIT
 		: MAGAZINE_ASM_INPUTS,
-		  [waiters] "r" (waiters), [tight] "r" (tight), [depth] "i" (CACHE_DEPTH),
-		  [room] "r" (room), [runs] "r" (cache->runs[count - 1]),
-		  [run_first] "r" (first), "c" (CLASS_SHIFT(count)),
-		  [run] "r" (STATE_RUN(count))
-		: "memory", "cc", "rax", "rdx", "r8"
+		  [tight] "i" (offsetof(struct magazines, tight)),
+		  [waiters] "i" (offsetof(struct magazines, waiters)),
+		  [limit] "i" (offsetof(struct cpu_cache, limit)),
+		  [depth] "i" (CACHE_DEPTH), [run_first] "r" (first),
+		  "c" (CLASS_SHIFT(count)), [run] "r" (STATE_RUN(count))
+		: "memory", "cc", "rax", "rdx", "r8", "r9"
 		: refused, aborted);
 	return 1;
 refused:
@@ -227,30 +270,20 @@ aborted:
  * rseq.  False means nothing happened: the caller runs the whole algorithm
  * (cache_take, cache_put), which tries the magazine again among the rest.
  */
-static inline bool cache_take_fast(struct magazines *m, uint32_t count, uint32_t *first)
+static inline bool cache_take_fast(const struct magazines *m, uint32_t count, uint32_t *first)
 {
 #ifdef MAPREG_HAVE_RSEQ
-	int cpu = rseq_cpu();
-
-	return m->rseq && count - 1 < CACHE_CLASSES && cpu >= 0 && (unsigned int)cpu < m->cpus &&
-	       rseq_pop(magazine(m, (unsigned int)cpu), cpu, count, first) > 0;
+	return count - 1 < CACHE_CLASSES && rseq_pop(m, count, first) > 0;
 #else
 	(void)m, (void)count, (void)first;
 	return false;
 #endif
 }
 
-static inline bool cache_put_fast(struct magazines *m, uint32_t first, uint32_t count)
+static inline bool cache_put_fast(const struct magazines *m, uint32_t first, uint32_t count)
 {
 #ifdef MAPREG_HAVE_RSEQ
-	int cpu = rseq_cpu();
-
-	if (!m->rseq || count - 1 >= CACHE_CLASSES || cpu < 0 || (unsigned int)cpu >= m->cpus)
-		return false;
-	struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
-	uint32_t limit = atomic_load_explicit(&cache->limit, memory_order_relaxed);
-	return limit >= count &&
-	       rseq_push(cache, cpu, count, first, limit - count, m->waiters, &m->tight) > 0;
+	return count - 1 < CACHE_CLASSES && rseq_push(m, count, first) > 0;
 #else
 	(void)m, (void)first, (void)count;
 	return false;

@@ -240,23 +240,14 @@ bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 	return false;
 }
 
-static uint64_t run_word(mapreg_base base)
-{
-	return base.first | (uint64_t)base.count << 32;
-}
-
 /*
- * A hold (KEPT, SYNC) begins: its run, then the state with the hold count
- * raised (the channel word), released together by the store.
+ * channel_hold (bias.h) in the real word: a KEPT hold, or a biased one whose
+ * bias was revoked (as HELD) before its SYNC took effect.  `word` is the
+ * word as channel_hold read it, before it stored the run.
  */
-void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base base)
+void channel_hold_shared(struct lf_adapter *adapter, unsigned int state, uint64_t word)
 {
-	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
-
-	atomic_store_explicit(&adapter->holder_run, run_word(base), memory_order_relaxed);
-	if (CH_STATE(word) >= CH_BIASED) {	/* only the owner holds a biased channel */
-		if (state == CH_SYNC && bias_store(adapter, BIAS_SYNC))
-			return;
+	if (CH_STATE(word) >= CH_BIASED) {
 		bias_revoke(adapter);		/* KEPT: not biased; or revoked as HELD */
 		word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
 	}

@@ -369,7 +369,21 @@ static inline void registers_return(struct lf_pool *pool, struct regmap *map, ma
 		return;		/* nobody can be stranded by it (cache.h) */
 	registers_return_slow(pool, map, base, granted);
 }
-void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapreg_base base);
+
+/*
+ * Leaves a run to the caller (C19, C24): its record, for
+ * mapreg_free_map_registers and for destroy (C3).  Release: the freer's
+ * compare-and-swap (acquire) sees the run whole.
+ */
+static inline void registers_keep(struct lf_adapter *adapter, struct regmap *map,
+				  mapreg_base base)
+{
+	if (base.count == 0)
+		return;					/* C4: nothing to keep */
+	atomic_store_explicit(regmap_run(map, base.first),
+			      RUN_RECORD(adapter->head.id, base.count | RUN_KEPT),
+			      memory_order_release);
+}
 
 void serve(struct lf_pool *pool, struct grant_list *granted);
 void wait_for_registers(struct lf_pool *pool, struct lf_node *node, struct grant_list *granted);
@@ -386,7 +400,7 @@ bool channel_take_free(struct lf_pool *pool, struct lf_adapter *adapter,
 		       struct grant_list *granted);
 void channel_pass_on(struct lf_pool *pool, struct lf_adapter *adapter,
 		     struct grant_list *granted);
-void channel_hold(struct lf_adapter *adapter, unsigned int state, mapreg_base base);
+void channel_hold_shared(struct lf_adapter *adapter, unsigned int state, uint64_t word);
 mapreg_base channel_held_run(struct lf_adapter *adapter);
 bool channel_end_sync_keeping_run(struct lf_pool *pool, struct lf_adapter *adapter,
 				  mapreg_base *base, struct grant_list *granted);

@@ -121,21 +121,6 @@ void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base
 }
 
 /*
- * Leaves a run to the caller (C19, C24): its record, for
- * mapreg_free_map_registers and for destroy (C3).  Release: the freer's
- * compare-and-swap (acquire) sees the run whole.
- */
-void registers_keep(struct lf_adapter *adapter, struct regmap *map, mapreg_base base)
-{
-	if (base.count == 0)
-		return;					/* C4: nothing to keep */
-	atomic_store_explicit(regmap_run(map, base.first),
-			      RUN_RECORD(adapter->head.id, base.count | RUN_KEPT),
-			      memory_order_release);
-}
-
-
-/*
  * The serving role's round: grant register waiters head first while they fit
  * (C12); a head that does not fit stops the round, so nobody jumps it.
  */

@@ -68,6 +68,17 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	return MAPREG_OK;
 }
 
+/* The channel held: `nregs` registers now if nobody waits for them (C12), or REGMAP_NONE. */
+static inline uint32_t take_registers(struct lf_pool *pool, uint32_t nregs,
+				      struct grant_list *others)
+{
+	if (nregs == 0)
+		return 0;					/* C4 */
+	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_REGISTER_OVERTAKE))
+		return REGMAP_NONE;
+	return registers_claim(pool, map_of(pool), nregs, others);
+}
+
 /*
  * The channel and `nregs` registers now, if a FREE channel with an empty
  * queue (taking it overtakes nobody, C11) and registers nobody waits for
@@ -89,11 +100,7 @@ uint32_t take_now(struct lf_pool *pool, struct lf_adapter *adapter, uint32_t nre
 						  : channel_take_free(pool, adapter, others);
 	if (!*holds_channel)
 		return REGMAP_NONE;
-	if (nregs == 0)
-		return 0;					/* C4 */
-	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_REGISTER_OVERTAKE))
-		return REGMAP_NONE;
-	return registers_claim(pool, map_of(pool), nregs, others);
+	return take_registers(pool, nregs, others);
 }
 
 mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool sync,
@@ -121,20 +128,10 @@ mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool s
 	return MAPREG_INSUFFICIENT_RESOURCES;
 }
 
-mapreg_status lf_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *base,
-		      struct grant_list *others)
+/* A C8 hold granted: the run to the caller, the channel held SYNC. */
+static inline mapreg_status hold_granted(struct lf_adapter *adapter, uint32_t first,
+					 uint32_t nregs, mapreg_base *base)
 {
-	struct lf_pool *pool = pool_of(head->pool);
-	struct lf_adapter *adapter = adapter_of(head);
-	bool holds_channel;
-	uint32_t first = take_now(pool, adapter, nregs, &holds_channel, others);
-
-	if (first == REGMAP_NONE) {
-		if (holds_channel)
-			channel_pass_on(pool, adapter, others);
-		count(pool, LF_SYNC_FAILURES);
-		return MAPREG_INSUFFICIENT_RESOURCES;
-	}
 	/*
 	 * From the local, not *base: reading back the two halves just stored
 	 * would be a load the store buffer cannot forward (a stall of its own).
@@ -144,6 +141,75 @@ mapreg_status lf_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *
 	*base = held;
 	count_grant_in_place(adapter);
 	channel_hold(adapter, CH_SYNC, held);
+	return MAPREG_OK;
+}
+
+/* A C8 hold refused: the channel, if taken, passes on. */
+static mapreg_status hold_refused(struct lf_pool *pool, struct lf_adapter *adapter,
+				  bool holds_channel, struct grant_list *others)
+{
+	if (holds_channel)
+		channel_pass_on(pool, adapter, others);
+	count(pool, LF_SYNC_FAILURES);
+	return MAPREG_INSUFFICIENT_RESOURCES;
+}
+
+/* The whole of lf_hold, from its start. */
+static __attribute__((noinline))
+mapreg_status hold_slow(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *base,
+			struct grant_list *others)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	struct lf_adapter *adapter = adapter_of(head);
+	bool holds_channel;
+	uint32_t first = take_now(pool, adapter, nregs, &holds_channel, others);
+
+	if (first == REGMAP_NONE)
+		return hold_refused(pool, adapter, holds_channel, others);
+	return hold_granted(adapter, first, nregs, base);
+}
+
+/* lf_hold once its owner holds the biased channel, HELD: registers past the magazine. */
+static __attribute__((noinline))
+mapreg_status hold_holding(struct lf_pool *pool, struct lf_adapter *adapter, uint32_t nregs,
+			   mapreg_base *base, struct grant_list *others)
+{
+	uint32_t first = take_registers(pool, nregs, others);
+
+	if (first == REGMAP_NONE)
+		return hold_refused(pool, adapter, true, others);
+	return hold_granted(adapter, first, nregs, base);
+}
+
+/*
+ * The common case first, calling nothing: the owner of a biased channel
+ * takes it (bias_take's FREE -> HELD) and a run from its CPU's magazine,
+ * then holds it SYNC.  Every other case goes on out of line, by a tail
+ * call, from where it left: hold_slow from the start (the word is no
+ * longer BIASED if bias_store failed, so take_now uses the shared
+ * protocol, as bias_take would), hold_holding with the channel held.
+ * (The magazine's sequence still makes it save six registers: what it
+ * keeps live across the sequence does not fit in the caller-saved ones.)
+ */
+mapreg_status lf_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *base,
+		      struct grant_list *others)
+{
+	struct lf_pool *pool = pool_of(head->pool);
+	struct lf_adapter *adapter = adapter_of(head);
+	uint32_t first;
+
+	if (!bias_owned(adapter) || bias_state(adapter) != BIAS_FREE ||
+	    !bias_store(adapter, BIAS_HELD))
+		return hold_slow(head, nregs, base, others);
+	/* A count of 0 is no magazine's class: hold_holding's (C4). */
+	if (anyone_waits_for_registers(pool) || pool->head.first_fit ||
+	    !cache_take_fast(&pool->magazines, nregs, &first))
+		return hold_holding(pool, adapter, nregs, base, others);
+	mapreg_base held = { first, nregs };		/* as in hold_granted */
+
+	*base = held;
+	count_grant_in_place(adapter);
+	channel_hold_owned(adapter, held);
 	return MAPREG_OK;
 }
 
@@ -229,8 +295,9 @@ static const unsigned int held_by[] = {
 	[HOLDER_KEPT] = CH_KEPT,
 };
 
-mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
-				 mapreg_base base, bool keep_run, struct grant_list *granted)
+static __attribute__((noinline))
+mapreg_status end_hold_slow(struct mapreg_adapter *head, enum holder holder, mapreg_base base,
+			    bool keep_run, struct grant_list *granted)
 {
 	struct lf_pool *pool = pool_of(head->pool);
 	struct lf_adapter *adapter = adapter_of(head);
@@ -266,38 +333,79 @@ mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
 	return MAPREG_OK;
 }
 
+/*
+ * The common case first, calling nothing: the owner ends its biased C8
+ * hold and keeps the run (channel_end_sync_keeping_run's biased half).  Anything
+ * else, a failed bias_store included (the word is then no longer BIASED),
+ * is end_hold_slow's, from the start.
+ */
+mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
+			  mapreg_base base, bool keep_run, struct grant_list *granted)
+{
+	struct lf_adapter *adapter = adapter_of(head);
+
+	if (holder == HOLDER_SYNC && keep_run && bias_owned(adapter) &&
+	    bias_state(adapter) == BIAS_SYNC) {
+		mapreg_base held = channel_held_run(adapter);
+
+		if (bias_store(adapter, BIAS_FREE)) {
+			registers_keep(adapter, map_of(pool_of(head->pool)), held);
+			return MAPREG_OK;
+		}
+	}
+	return end_hold_slow(head, holder, base, keep_run, granted);
+}
+
+/*
+ * A kept run's record claimed: its registers go back.  Out of line, so that
+ * lf_free_map_registers's common case (the owner's plain claim, a put in
+ * its CPU's magazine) calls nothing.
+ */
+static __attribute__((noinline))
+mapreg_status free_claimed_run(struct lf_pool *pool, mapreg_base base, struct grant_list *granted)
+{
+	registers_return_slow(pool, map_of(pool), base, granted);
+	return MAPREG_OK;
+}
+
+/* Not the owner's: no plain claim may race our CAS. */
+static __attribute__((noinline))
+mapreg_status free_run_unbiased(struct mapreg_adapter *head, mapreg_base base,
+				_Atomic uint64_t *run, uint64_t kept, struct grant_list *granted)
+{
+	bias_records_revoke(adapter_of(head));
+	/* Acquire pairs with registers_keep; one freer wins (double free). */
+	PERTURB();
+	if (!atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
+						     memory_order_relaxed))
+		return MAPREG_INVALID_PARAMETER;			/* C23 */
+	return free_claimed_run(pool_of(head->pool), base, granted);
+}
+
 mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base base,
-					   struct grant_list *granted)
+				    struct grant_list *granted)
 {
 	struct lf_pool *pool = pool_of(head->pool);
-	mapreg_status status = MAPREG_INVALID_PARAMETER;	/* C23 */
 	struct regmap *map = map_of(pool);
 	uint32_t registers = regmap_registers(map);
 
-	if (base.first < registers && base.count <= registers - base.first) {
-		_Atomic uint64_t *run = regmap_run(map, base.first);
-		uint64_t kept = RUN_RECORD(head->id, base.count | RUN_KEPT);
+	if (base.first >= registers || base.count > registers - base.first)
+		return MAPREG_INVALID_PARAMETER;			/* C23 */
+	_Atomic uint64_t *run = regmap_run(map, base.first);
+	uint64_t kept = RUN_RECORD(head->id, base.count | RUN_KEPT);
 
-		if (FAULT(FAULT_FOREIGN_FREE)) {
-			uint64_t seen = atomic_load_explicit(run, memory_order_relaxed);
-			if ((uint32_t)seen == (base.count | RUN_KEPT))
-				kept = seen;
-		}
-		int claimed = bias_claim_record(adapter_of(head), run, kept);
-
-		if (claimed < 0) {
-			/* Not the owner's: no plain claim may race our CAS. */
-			bias_records_revoke(adapter_of(head));
-			/* Acquire pairs with registers_keep; one freer wins (double free). */
-			PERTURB();
-			claimed = atomic_compare_exchange_strong_explicit(run, &kept, 0,
-									  memory_order_acquire,
-									  memory_order_relaxed);
-		}
-		if (claimed) {
-			registers_return(pool, map, base, granted);
-			status = MAPREG_OK;
-		}
+	if (FAULT(FAULT_FOREIGN_FREE)) {
+		uint64_t seen = atomic_load_explicit(run, memory_order_relaxed);
+		if ((uint32_t)seen == (base.count | RUN_KEPT))
+			kept = seen;
 	}
-	return status;
+	int claimed = bias_claim_record(adapter_of(head), run, kept);
+
+	if (claimed < 0)
+		return free_run_unbiased(head, base, run, kept, granted);
+	if (!claimed)
+		return MAPREG_INVALID_PARAMETER;			/* C23 */
+	if (!pool->head.first_fit && cache_put_fast(&pool->magazines, base.first, base.count))
+		return MAPREG_OK;	/* nobody can be stranded by it (cache.h) */
+	return free_claimed_run(pool, base, granted);
 }
