@@ -9,9 +9,15 @@
  *           + free_adapter_object(KEEP_REGISTERS) + free_map_registers
  *   async   allocate_channel_ex(asynchronous), granted at once; its routine
  *           answers DEALLOCATE_OBJECT
+ *   wait    an asynchronous request that must wait for registers (the
+ *           pool's one register is held), then the free of the held run,
+ *           which grants it: its routine runs inside that free and keeps
+ *           the run for the next cycle.  What a request that waits costs
+ *           (poll reactors, exhausted pools), one thread, so no contention
  *   malloc  malloc(64) + free
  *
- * Usage: cycles SHAPE BACKEND N     (BACKEND: locked | lockfree)
+ * Usage: cycles SHAPE BACKEND N     (SHAPE: sync | async | wait | malloc;
+ *                                    BACKEND: locked | lockfree)
  * The process has had a second thread (as any user of mapreg has), so that
  * glibc's mutex takes its atomic path.
  * cycles-hooked (the counting build: the library's code with only the hook
@@ -34,6 +40,24 @@ static mapreg_action deallocate(void *device, mapreg_transfer *xfer, mapreg_base
 {
 	(void)device, (void)xfer, (void)base, (void)context;
 	return MAPREG_DEALLOCATE_OBJECT;
+}
+
+/* The wait shape's request: its run, and how many times a routine ran. */
+struct waited {
+	mapreg_base base;
+	long runs;
+};
+
+/* The wait shape's routine: the run is the caller's, for the next free. */
+static mapreg_action keep_run(void *device, mapreg_transfer *xfer, mapreg_base base,
+			      void *context)
+{
+	struct waited *w = context;
+
+	(void)device, (void)xfer;
+	w->base = base;
+	w->runs++;
+	return MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS;
 }
 
 /* tools/count.py maps callgrind's addresses to the objects through this. */
@@ -64,12 +88,77 @@ static int fail(const char *what, mapreg_status s)
 	return 1;
 }
 
+/* N cycles of a mapreg shape, on a pool and an adapter of its own. */
+static int run(const char *shape, mapreg_backend backend, long n)
+{
+	mapreg_pool *pool;
+	mapreg_adapter *adapter;
+	mapreg_transfer xfer;
+	mapreg_base base;
+	bool wait = strcmp(shape, "wait") == 0;
+	struct waited waited = { { 0, 0 }, 0 };
+	mapreg_status s = mapreg_pool_create(&(mapreg_pool_config){ .registers = wait ? 1 : 64,
+								    .backend = backend }, &pool);
+	if (s != MAPREG_OK)
+		return fail("pool_create", s);
+	if ((s = mapreg_adapter_create(pool, NULL, &adapter, NULL)) != MAPREG_OK ||
+	    (s = mapreg_transfer_init(adapter, &xfer)) != MAPREG_OK)
+		return fail("set-up", s);
+	bool sync = strcmp(shape, "sync") == 0;
+	if (!sync && !wait && strcmp(shape, "async") != 0) {
+		fprintf(stderr, "cycles: unknown shape %s\n", shape);
+		return 2;
+	}
+	/* wait: the pool's one register, held as a kept run. */
+	if (wait && ((s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1,
+						     MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
+						     &base)) != MAPREG_OK ||
+		     (s = mapreg_free_adapter_object(adapter,
+						     MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS)) !=
+			     MAPREG_OK))
+		return fail("wait set-up", s);
+	for (long i = 0; i < n; i++) {
+		if (wait) {
+			s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1, 0, keep_run, &waited,
+						       NULL);
+			if (s == MAPREG_OK && waited.runs != i)
+				return fail("wait: granted at once", MAPREG_INVALID_PARAMETER);
+			if (s == MAPREG_OK)
+				s = mapreg_free_map_registers(adapter, base, 1);
+			/* Its routine ran inside the free, and keeps the run. */
+			if (s == MAPREG_OK && waited.runs != i + 1)
+				return fail("wait: not granted by the free", MAPREG_INVALID_PARAMETER);
+			base = waited.base;
+		} else if (sync) {
+			s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1,
+						       MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
+						       &base);
+			if (s == MAPREG_OK)
+				s = mapreg_free_adapter_object(adapter,
+							       MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS);
+			if (s == MAPREG_OK)
+				s = mapreg_free_map_registers(adapter, base, 1);
+		} else {
+			s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1, 0, deallocate, NULL,
+						       NULL);
+		}
+		if (s != MAPREG_OK)
+			return fail("cycle", s);
+	}
+	if (wait && (s = mapreg_free_map_registers(adapter, base, 1)) != MAPREG_OK)
+		return fail("wait tear-down", s);
+	if ((s = mapreg_adapter_destroy(adapter)) != MAPREG_OK ||
+	    (s = mapreg_pool_destroy(pool)) != MAPREG_OK)
+		return fail("teardown", s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	mapreg_backend backend;
 
 	if (argc != 4 || mapreg_backend_by_name(argv[2], &backend) != MAPREG_OK) {
-		fprintf(stderr, "usage: %s sync|async|malloc locked|lockfree N\n", argv[0]);
+		fprintf(stderr, "usage: %s sync|async|wait|malloc locked|lockfree N\n", argv[0]);
 		return 2;
 	}
 	long n = strtol(argv[3], NULL, 10);
@@ -94,41 +183,7 @@ int main(int argc, char **argv)
 		return copy_maps();
 	}
 
-	mapreg_pool *pool;
-	mapreg_adapter *adapter;
-	mapreg_transfer xfer;
-	mapreg_base base;
-	mapreg_status s = mapreg_pool_create(&(mapreg_pool_config){ .registers = 64,
-								    .backend = backend }, &pool);
-	if (s != MAPREG_OK)
-		return fail("pool_create", s);
-	if ((s = mapreg_adapter_create(pool, NULL, &adapter, NULL)) != MAPREG_OK ||
-	    (s = mapreg_transfer_init(adapter, &xfer)) != MAPREG_OK)
-		return fail("set-up", s);
-	bool sync = strcmp(argv[1], "sync") == 0;
-	if (!sync && strcmp(argv[1], "async") != 0) {
-		fprintf(stderr, "cycles: unknown shape %s\n", argv[1]);
-		return 2;
-	}
-	for (long i = 0; i < n; i++) {
-		if (sync) {
-			s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1,
-						       MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
-						       &base);
-			if (s == MAPREG_OK)
-				s = mapreg_free_adapter_object(adapter,
-							       MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS);
-			if (s == MAPREG_OK)
-				s = mapreg_free_map_registers(adapter, base, 1);
-		} else {
-			s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1, 0, deallocate, NULL,
-						       NULL);
-		}
-		if (s != MAPREG_OK)
-			return fail("cycle", s);
-	}
-	if ((s = mapreg_adapter_destroy(adapter)) != MAPREG_OK ||
-	    (s = mapreg_pool_destroy(pool)) != MAPREG_OK)
-		return fail("teardown", s);
+	if (run(argv[1], backend, n) != 0)
+		return 1;
 	return copy_maps();
 }

@@ -169,6 +169,11 @@ int main(int argc, char **argv)
 	pthread_t t;
 	if (pthread_create(&t, NULL, nothing, NULL) != 0 || pthread_join(t, NULL) != 0)
 		return 2;
+	/*
+	 * The CPUs pin_self() chooses from, read now: a helper started by a
+	 * pinned benchmark thread inherits its one CPU, and would read that.
+	 */
+	allowed_cpu_count();
 	const struct bench_backend *backends;
 	char err[160];
 

@@ -122,7 +122,9 @@ def main():
     ]
     for shape, what in (("sync", "sync: allocate_ex(SYNC) + free_adapter_object(KEEP_REGISTERS) "
                          "+ free_map_registers"),
-                        ("async", "async granted at once, routine answers DEALLOCATE")):
+                        ("async", "async granted at once, routine answers DEALLOCATE"),
+                        ("wait", "wait: async request waits for registers, the free that "
+                         "grants it (pool of 1)")):
         rows += [
             (f"{what}, locked", plain, shape, "locked", {}),
             (f"{what}, lock-free, rseq", hooked, shape, "lockfree", {"MAPREG_ASSUME_RSEQ": "1"}),

@@ -84,6 +84,15 @@ void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head
 /* Waits until every rcu_free_later() so far has run (mapreg_barrier). */
 void rcu_wait_for_callbacks(void);
 
+#if defined(MAPREG_FAULT_INJECTION) || defined(MAPREG_RSEQ_ASSUMABLE)
+/*
+ * Starts liburcu's call_rcu thread now rather than at the first
+ * rcu_free_later(): for mapreg_rseq_assume_cpu0(), after which glibc would
+ * register rseq for a new thread, and valgrind refuses that (fatally).
+ */
+void rcu_start_callback_thread(void);
+#endif
+
 /* For call_rcu callbacks: the grace period has ended. */
 static inline void rcu_grace_period_ended(void)
 {

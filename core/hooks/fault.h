@@ -88,9 +88,9 @@ extern void (*mapreg_pause_hook)(enum mapreg_pause where);
  * For counting instructions under callgrind, which has no rseq: makes the
  * library use its restartable sequences as if the calling thread were on
  * CPU 0 with rseq registered (it writes 0 into the thread's rseq area).
- * The sections run as plain code: correct only single-threaded, with no
- * drain (the fence is not called; a drain would abort()).  Call it before
- * the first pool is created (base/rseq.c).  Compiled in the fault-hook
+ * The sections run as plain code, and the fences (rseq_fence, fence_heavy)
+ * do nothing: correct only single-threaded.  Call it before the first pool
+ * is created (base/rseq.c).  Compiled in the fault-hook
  * build and, alone, in the counting build (MAPREG_RSEQ_ASSUMABLE: the real
  * library's code, which tools/count.py counts).
  */
