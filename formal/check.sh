@@ -163,6 +163,7 @@ mutant registers.MUTANT_SKIP_MAGAZINE registers.pml "-DMUTANT_SKIP_MAGAZINE" "C1
 mutant registers.MUTANT_SILENT_SKIP registers.pml "-DMUTANT_SILENT_SKIP" "C13/C14"
 mutant registers.MUTANT_PUT_NO_RECHECK registers.pml "-DMUTANT_PUT_NO_RECHECK" "C13/C14"
 mutant registers.MUTANT_NO_RETURN_FENCE registers.pml "-DMUTANT_NO_RETURN_FENCE" "C13/C14"
+mutant registers.MUTANT_SERVE_PLAIN_COUNT registers.pml "-DMUTANT_SERVE_PLAIN_COUNT" "C13/C14"
 mutant registers.MUTANT_IGNORE_WAITERS registers.pml "-DORDER -DMUTANT_IGNORE_WAITERS" \
   "C12: a new request took registers" "-O2 -DSAFETY -DCOLLAPSE -DMEMLIM=8192"
 mutant registers.rseq.MUTANT_SKIP_MAGAZINE registers.pml "-DRSEQ -DMUTANT_SKIP_MAGAZINE" "C13/C14"

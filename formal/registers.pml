@@ -112,6 +112,10 @@
  *   MUTANT_DRAIN_NO_FENCE   (rseq) the drainer locks and empties without the
  *                           fence: a sequence that read the lock free commits
  *                           over the drain: a register handed out twice.
+ *   MUTANT_SERVE_PLAIN_COUNT serve's fetch_add does not drain the store
+ *                           buffer (were it a plain increment): what the
+ *                           round's omitted fence relies on (barrier.h):
+ *                           the waiter's own round misses its link: C13/C14.
  *
  * Probes (REACH=n): 1 a drainer asks for FLUSH_WANTED; 2 a guard's holder
  * finds FLUSH_WANTED and flushes; 3 serve's CAS fails (asked meanwhile): it
@@ -432,14 +436,16 @@ SV_SUBCLAIM:			skip
 			od;
 			atomic { tl = 0; done = false };
 #endif
-			/* wait_for_registers: enqueue, fence, serve */
+			/*
+			 * wait_for_registers: enqueue, then serve, with no fence
+			 * between: serve's fetch_add drains the link's store.
+			 */
 			atomic {
 				drain(t);
 				prev = rqtail; rqtail = sr;
 				enq_count++; enq_order[sr] = enq_count
 			}
 			atomic { sbla[t] = prev; sblv[t] = sr; sblf[t] = true };
-			fence(t);
 			ret_srv = R_WAIT; goto SERVE;
 SV_WAIT:		prev = 0
 		fi;
@@ -949,13 +955,22 @@ RS_DRAIN:
 
 /* serve(): ask for a round; the thread that raised the count from 0 serves. */
 SERVE:
+#ifdef MUTANT_SERVE_PLAIN_COUNT
+	atomic { asked = serve_req; serve_req++ };
+#else
 	atomic { drain(t); asked = serve_req; serve_req++ };
+#endif
 	if
 	:: asked != 0 -> asked = 0
 	:: else ->
 		asked = 1;
 		do
-		:: fence(t);				/* the round's fence */
+		:: /*
+		    * The round's fence: on x86 the code's fence_after_rmw() is
+		    * a compiler barrier, the fetch_add above or the CAS below
+		    * having drained the buffer already; nothing is stored
+		    * between, so no fence is modelled.
+		    */
 			goto ROUND;
 RD_END:			atomic {			/* CAS(serve_requests, asked, 0) */
 				drain(t);

@@ -317,8 +317,9 @@ static inline bool node_move(struct lf_node *node, uint32_t from, uint32_t to)
 /*
  * Relaxed, for two kinds of caller:
  *  - those that must not strand a waiter (C13, C14): whoever returned
- *    registers fences (seq_cst) first; the waiter raises, enqueues, fences,
- *    then asks for a round (registers_return, registers_claim, serve);
+ *    registers fences (seq_cst) first; the waiter raises, enqueues, then
+ *    asks for a round, which fences before it reads (registers_return,
+ *    registers_claim, serve, wait_for_registers);
  *  - admission (C12, lf_submit): a request takes registers at once only if
  *    nobody waits.  A waiter whose raise happens before the submission (the
  *    same thread's earlier request, or one ordered to it by any

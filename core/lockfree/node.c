@@ -13,11 +13,11 @@
  *    list's length then; the release that makes it NODE_BATCH long detaches
  *    the list and hands it to call_rcu as one batch;
  *  - free: nodes past their grace period, for node_copy.
- * A batch's callback pushes its nodes on a process-wide stack (pushed by
- * CAS, taken whole by one exchange, so there is no ABA: liburcu's cds_lfs
- * does the same, but its inline push computes a member of a NULL head,
- * which UBSan reports, so these ten lines are ours), keeping
- * at most NODE_SPARE there and freeing the rest; a CPU whose free list is
+ * A batch's callback pushes its nodes on a process-wide stack, as one chain
+ * (pushed by CAS, taken whole by one exchange, so there is no ABA:
+ * liburcu's cds_lfs does the same, but its inline push computes a member of
+ * a NULL head, which UBSan reports, so these lines are ours), keeping
+ * at most about NODE_SPARE there and freeing the rest; a CPU whose free list is
  * empty takes the whole stack.  Nobody but a CPU's own sequences touches
  * its lists, so nothing needs fencing.  Without rseq, or on a CPU beyond
  * the table, a node is allocated and freed alone, as before.
@@ -156,14 +156,17 @@ aborted:
 	return false;
 }
 
-/* Release: the node's contents before it can be taken (spares_take). */
-static void spares_push(struct lf_node *node)
+/*
+ * Pushes the chain first..last (linked by spare_next) with one CAS.
+ * Release: the nodes' contents before they can be taken (spares_take).
+ */
+static void spares_push(struct lf_node *first, struct lf_node *last)
 {
 	struct lf_node *head = atomic_load_explicit(&node_spares, memory_order_relaxed);
 
 	do
-		node->spare_next = head;
-	while (!atomic_compare_exchange_weak_explicit(&node_spares, &head, node,
+		last->spare_next = head;
+	while (!atomic_compare_exchange_weak_explicit(&node_spares, &head, first,
 						      memory_order_release, memory_order_relaxed));
 }
 
@@ -173,24 +176,32 @@ static struct lf_node *spares_take(void)
 	return atomic_exchange_explicit(&node_spares, NULL, memory_order_acquire);
 }
 
-/* A batch's grace period has ended: its nodes become spares, or are freed. */
+/*
+ * A batch's grace period has ended: as many of its nodes as the stack has
+ * room for become spares, pushed as one chain (one CAS and one count for
+ * the batch, not per node), and the rest are freed.
+ */
 static void node_batch_recycle(struct rcu_head *head)
 {
-	struct lf_node *node = caa_container_of(head, struct lf_node, rcu);
+	struct lf_node *first = caa_container_of(head, struct lf_node, rcu);
+	struct lf_node *node = first, *last = NULL, *next;
+	/* Relaxed: the count only bounds the stack's size. */
+	unsigned int spares = atomic_load_explicit(&node_spare_count, memory_order_relaxed);
+	unsigned int room = spares < NODE_SPARE ? NODE_SPARE - spares : 0, kept = 0;
 
 	rcu_grace_period_ended();
-	while (node != NULL) {
-		struct lf_node *next = node->recycle_next;
-
-		/* Relaxed: the count only bounds the stack's size. */
-		if (atomic_load_explicit(&node_spare_count, memory_order_relaxed) < NODE_SPARE) {
-			atomic_fetch_add_explicit(&node_spare_count, 1, memory_order_relaxed);
-			spares_push(node);
-		} else {
-			free(node);
-		}
-		node = next;
+	for (; node != NULL && kept < room; node = node->recycle_next, kept++) {
+		node->spare_next = node->recycle_next;
+		last = node;
 	}
+	for (; node != NULL; node = next) {
+		next = node->recycle_next;
+		free(node);
+	}
+	if (kept == 0)
+		return;
+	atomic_fetch_add_explicit(&node_spare_count, kept, memory_order_relaxed);
+	spares_push(first, last);
 }
 
 /* A node for node_copy: this CPU's free list, else the spares, else malloc. */

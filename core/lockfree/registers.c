@@ -8,6 +8,7 @@
  * a round's claim may drain magazines, so claims and rounds call each
  * other; core/README.md says why no waiter is stranded (C13).
  */
+#include "base/barrier.h"
 #include "lockfree/lockfree.h"
 
 /*
@@ -176,10 +177,11 @@ void serve(struct lf_pool *pool, struct grant_list *granted)
 		/*
 		 * The reading half of the Dekker pairs with registers_return and
 		 * wait_for_registers runs here, on whichever thread serves: it
-		 * needs its own full fence in the C11 model (x86 and ARMv8 would
-		 * not, but the code should not depend on that).
+		 * needs its own full fence in the C11 model.  It comes right after
+		 * the fetch_add above or the failed CAS below, a locked
+		 * instruction, which on x86 is that fence already (barrier.h).
 		 */
-		atomic_thread_fence(memory_order_seq_cst);
+		fence_after_rmw();
 		rcu_enter();
 		serve_register_waiters(pool, granted);
 		rcu_leave();
@@ -204,12 +206,18 @@ void registers_waiter_raise(struct lf_pool *pool)
 	cache_waiter_arrives(&pool->magazines);
 }
 
-/* Queues a node that holds its channel for registers, then asks for a round. */
+/*
+ * Queues a node that holds its channel for registers, then asks for a round.
+ * No fence between (there was one): the enqueue's stores are ordered before
+ * the round's reads by serve's own fence, which follows its fetch_add with
+ * no access of ours between; and if another thread is serving, our
+ * fetch_add (release) is what its closing CAS (acquire) fails on, so its
+ * next round sees the node.
+ */
 void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 			       struct grant_list *granted)
 {
 	wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail, &node->queue_node);
 	PERTURB();
-	atomic_thread_fence(memory_order_seq_cst);	/* pairs with registers_return */
 	serve(pool, granted);
 }
