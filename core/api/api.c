@@ -49,13 +49,15 @@ mapreg_status call_end_slow(struct mapreg_pool *pool, mapreg_status status,
 			    struct grant_list granted)
 {
 	dispatch_grants(&granted);
-	return counted(pool, status);
+	return pool != NULL ? counted(pool, status) : status;
 }
 
 /*
  * The end of a call that went to the backend: the routines it granted run
- * (C16), a caller error is counted (C27).  Inline, the common case of
- * neither, so that the fast paths save no registers for the rare one.
+ * (C16), a caller error is counted in `pool` (C27; NULL after an op that
+ * returns none, ops->hold, whose caller then keeps no pool across the call).
+ * Inline, the common case of neither, so that the fast paths save no
+ * registers for the rare one.
  */
 static inline mapreg_status call_end(struct mapreg_pool *pool, mapreg_status status,
 				     const struct grant_list *granted)
@@ -273,11 +275,7 @@ mapreg_status mapreg_allocate_channel(mapreg_adapter *adapter, void *device, uin
 	return after_submit(&req, granted, NULL, &others);
 }
 
-/*
- * A C8 hold (synchronous, no routine): nothing outside the call names a
- * request.  The backend returns OK or INSUFFICIENT_RESOURCES (backend.h):
- * nothing to count.
- */
+/* A C8 hold (synchronous, no routine): nothing outside the call names a request. */
 static inline mapreg_status allocate_hold(struct mapreg_adapter *adapter, mapreg_transfer *xfer,
 					  uint32_t nregs, mapreg_base *base_out)
 {
@@ -288,7 +286,7 @@ static inline mapreg_status allocate_hold(struct mapreg_adapter *adapter, mapreg
 	if (status != MAPREG_OK)
 		return counted(adapter->pool, status);
 	status = adapter->pool->ops->hold(adapter, nregs, base_out, &others);
-	return call_end(NULL, status, &others);
+	return call_end(NULL, status, &others);	/* OK or INSUFFICIENT_RESOURCES */
 }
 
 /* mapreg_allocate_channel_ex with a routine, or asynchronous, or refused. */

@@ -231,21 +231,13 @@ static inline int bias_claim_record(struct lf_adapter *adapter, _Atomic uint64_t
 }
 
 /*
- * A hold (KEPT, SYNC) begins: its run, then the state with the hold count
- * raised (the channel word), released together by the store; the owner's
- * biased SYNC hold is a store to bias_held (inline: the C8 fast path).
+ * The run of a hold about to begin, for channel_held_run.  Relaxed: the
+ * store that begins the hold (bias_held, or the channel word) publishes it.
  */
-static inline void channel_hold(struct lf_adapter *adapter, unsigned int state,
-				mapreg_base base)
+static inline void channel_hold_set_run(struct lf_adapter *adapter, mapreg_base base)
 {
-	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
-
 	atomic_store_explicit(&adapter->holder_run, base.first | (uint64_t)base.count << 32,
 			      memory_order_relaxed);
-	/* Only the owner holds a biased channel. */
-	if (CH_STATE(word) >= CH_BIASED && state == CH_SYNC && bias_store(adapter, BIAS_SYNC))
-		return;
-	channel_hold_shared(adapter, state, word);
 }
 
 /*
@@ -254,10 +246,43 @@ static inline void channel_hold(struct lf_adapter *adapter, unsigned int state,
  */
 static inline void channel_hold_owned(struct lf_adapter *adapter, mapreg_base base)
 {
-	atomic_store_explicit(&adapter->holder_run, base.first | (uint64_t)base.count << 32,
-			      memory_order_relaxed);
+	channel_hold_set_run(adapter, base);
 	if (!bias_store(adapter, BIAS_SYNC))
 		channel_hold_shared(adapter, CH_SYNC, CH_BIASED);
+}
+
+/*
+ * A hold (KEPT, SYNC) begins: its run, then the state with the hold count
+ * raised (the channel word), released together by the store; the owner's
+ * biased SYNC hold is a store to bias_held (inline: the C8 fast path).
+ * Only the owner holds a biased channel.
+ */
+static inline void channel_hold(struct lf_adapter *adapter, unsigned int state,
+				mapreg_base base)
+{
+	uint64_t word = atomic_load_explicit(&adapter->channel, memory_order_relaxed);
+
+	if (CH_STATE(word) >= CH_BIASED && state == CH_SYNC) {
+		channel_hold_owned(adapter, base);
+		return;
+	}
+	channel_hold_set_run(adapter, base);
+	channel_hold_shared(adapter, state, word);
+}
+
+/*
+ * The owner ends its biased C8 hold (bias_state is BIAS_SYNC), whose run is
+ * `held` (channel_held_run), and keeps the run (channel_end_sync_keeping_run,
+ * lf_end_hold): true if done; false if the bias was revoked first, and the
+ * caller goes on in the real word.
+ */
+static inline bool bias_end_sync_keeping_run(struct lf_adapter *adapter, mapreg_base held)
+{
+	if (!bias_store(adapter, BIAS_FREE))
+		return false;
+	/* The map looked up after the store: nothing to keep across its slow path. */
+	registers_keep(adapter, map_of(pool_of(adapter->head.pool)), held);
+	return true;
 }
 
 #endif /* MAPREG_LOCKFREE_BIAS_H */

@@ -287,10 +287,8 @@ bool channel_end_sync_keeping_run(struct lf_pool *pool, struct lf_adapter *adapt
 		if (bias_state(adapter) != BIAS_SYNC)
 			return false;				/* C24 */
 		*base = channel_held_run(adapter);
-		if (bias_store(adapter, BIAS_FREE)) {
-			registers_keep(adapter, map_of(pool), *base);
+		if (bias_end_sync_keeping_run(adapter, *base))
 			return true;
-		}
 		word = atomic_load_explicit(&adapter->channel, memory_order_acquire);
 	} else if (CH_STATE(word) >= CH_BIASED) {
 		bias_revoke(adapter);

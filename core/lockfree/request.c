@@ -103,6 +103,16 @@ uint32_t take_now(struct lf_pool *pool, struct lf_adapter *adapter, uint32_t nre
 	return take_registers(pool, nregs, others);
 }
 
+/* A synchronous request or C8 hold refused (C8): the channel, if taken, passes on. */
+static mapreg_status sync_refused(struct lf_pool *pool, struct lf_adapter *adapter,
+				  bool holds_channel, struct grant_list *others)
+{
+	if (holds_channel)
+		channel_pass_on(pool, adapter, others);
+	count(pool, LF_SYNC_FAILURES);
+	return MAPREG_INSUFFICIENT_RESOURCES;
+}
+
 mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool sync,
 			       bool *granted, struct grant_list *others)
 {
@@ -122,15 +132,16 @@ mapreg_status lf_submit(struct mapreg_adapter *head, struct request *req, bool s
 		return submit_granted(adapter, req, granted);
 	if (!sync)
 		return submit_queued(pool, adapter, req, holds_channel, others);
-	if (holds_channel)
-		channel_pass_on(pool, adapter, others);
-	count(pool, LF_SYNC_FAILURES);
-	return MAPREG_INSUFFICIENT_RESOURCES;
+	return sync_refused(pool, adapter, holds_channel, others);
 }
 
-/* A C8 hold granted: the run to the caller, the channel held SYNC. */
+/*
+ * A C8 hold granted: the run to the caller, the channel held SYNC.  `owned`:
+ * bias_store found the word still BIASED after the owner's take (lf_hold's
+ * fast path), so channel_hold need not read it again.
+ */
 static inline mapreg_status hold_granted(struct lf_adapter *adapter, uint32_t first,
-					 uint32_t nregs, mapreg_base *base)
+					 uint32_t nregs, mapreg_base *base, bool owned)
 {
 	/*
 	 * From the local, not *base: reading back the two halves just stored
@@ -140,18 +151,11 @@ static inline mapreg_status hold_granted(struct lf_adapter *adapter, uint32_t fi
 
 	*base = held;
 	count_grant_in_place(adapter);
-	channel_hold(adapter, CH_SYNC, held);
+	if (owned)
+		channel_hold_owned(adapter, held);
+	else
+		channel_hold(adapter, CH_SYNC, held);
 	return MAPREG_OK;
-}
-
-/* A C8 hold refused: the channel, if taken, passes on. */
-static mapreg_status hold_refused(struct lf_pool *pool, struct lf_adapter *adapter,
-				  bool holds_channel, struct grant_list *others)
-{
-	if (holds_channel)
-		channel_pass_on(pool, adapter, others);
-	count(pool, LF_SYNC_FAILURES);
-	return MAPREG_INSUFFICIENT_RESOURCES;
 }
 
 /* The whole of lf_hold, from its start. */
@@ -165,8 +169,8 @@ mapreg_status hold_slow(struct mapreg_adapter *head, uint32_t nregs, mapreg_base
 	uint32_t first = take_now(pool, adapter, nregs, &holds_channel, others);
 
 	if (first == REGMAP_NONE)
-		return hold_refused(pool, adapter, holds_channel, others);
-	return hold_granted(adapter, first, nregs, base);
+		return sync_refused(pool, adapter, holds_channel, others);
+	return hold_granted(adapter, first, nregs, base, false);
 }
 
 /* lf_hold once its owner holds the biased channel, HELD: registers past the magazine. */
@@ -177,8 +181,8 @@ mapreg_status hold_holding(struct lf_pool *pool, struct lf_adapter *adapter, uin
 	uint32_t first = take_registers(pool, nregs, others);
 
 	if (first == REGMAP_NONE)
-		return hold_refused(pool, adapter, true, others);
-	return hold_granted(adapter, first, nregs, base);
+		return sync_refused(pool, adapter, true, others);
+	return hold_granted(adapter, first, nregs, base, false);
 }
 
 /*
@@ -205,12 +209,7 @@ mapreg_status lf_hold(struct mapreg_adapter *head, uint32_t nregs, mapreg_base *
 	if (anyone_waits_for_registers(pool) || pool->head.first_fit ||
 	    !cache_take_fast(&pool->magazines, nregs, &first))
 		return hold_holding(pool, adapter, nregs, base, others);
-	mapreg_base held = { first, nregs };		/* as in hold_granted */
-
-	*base = held;
-	count_grant_in_place(adapter);
-	channel_hold_owned(adapter, held);
-	return MAPREG_OK;
+	return hold_granted(adapter, first, nregs, base, true);
 }
 
 bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t generation,
@@ -345,14 +344,9 @@ mapreg_status lf_end_hold(struct mapreg_adapter *head, enum holder holder,
 	struct lf_adapter *adapter = adapter_of(head);
 
 	if (holder == HOLDER_SYNC && keep_run && bias_owned(adapter) &&
-	    bias_state(adapter) == BIAS_SYNC) {
-		mapreg_base held = channel_held_run(adapter);
-
-		if (bias_store(adapter, BIAS_FREE)) {
-			registers_keep(adapter, map_of(pool_of(head->pool)), held);
-			return MAPREG_OK;
-		}
-	}
+	    bias_state(adapter) == BIAS_SYNC &&
+	    bias_end_sync_keeping_run(adapter, channel_held_run(adapter)))
+		return MAPREG_OK;
 	return end_hold_slow(head, holder, base, keep_run, granted);
 }
 
