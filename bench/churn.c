@@ -48,32 +48,50 @@ struct thread_hists {
 	struct hist grow;		/* mapreg_pool_grow call */
 };
 
+/*
+ * Grouped by who writes, a line group each (the struct is allocated on whole
+ * lines): a run moves the lines the library's hand-over needs and the two
+ * queues' ends, not lines of the bench's own bookkeeping that happen to
+ * share them with what the other thread reads.
+ */
 struct churn {
+	/* Set up before the threads start, then only read. */
 	const struct churn_config *cfg;
 	mapreg_pool *pool;
 	mapreg_adapter **adapters;
 	_Atomic uint64_t *last_seq;	/* per adapter: routines */
-	uint64_t *next_seq;		/* per adapter: submitter */
+	struct thread_hists *submitter_h, *freer_h, *grower_h;
+	struct grant_check gc;
+	sem_t grow_due;
 
+	/* Written on a broken contract only (C15, C20); the submitter reads them each turn. */
+	_Atomic uint64_t routine_after_cancel __attribute__((aligned(64)));
+	_Atomic uint64_t routine_twice;
+	_Atomic bool stop;
+
+	/* The submitter's. */
+	uint64_t *next_seq __attribute__((aligned(64)));	/* per adapter */
 	struct slot **free_slots;	/* per adapter: a stack */
 	struct slot *all_slots;
 	struct slot **live;		/* submitted, not back yet */
 	uint32_t nlive, live_capacity;
 	uint64_t live_regs;
+	uint64_t cancels_true, cancels_false, remarked, bad_submits;
 
 	struct mpsc completions;	/* routines -> freer */
 	struct mpsc returned;		/* freer -> submitter */
-	_Atomic uint64_t completed;	/* runs freed */
-	_Atomic uint32_t registers;	/* the pool's size, as grown */
-	_Atomic bool stop;
-	sem_t grow_due;
 
-	struct grant_check gc;
-	_Atomic uint64_t routines, immediate, routine_after_cancel, routine_twice;
-	_Atomic uint64_t bad_frees, grows, failed_grows;
-	uint64_t cancels_true, cancels_false, remarked, bad_submits;
+	/* The routines' runners (mostly the freer, C16). */
+	_Atomic uint64_t routines __attribute__((aligned(64)));
+	_Atomic uint64_t immediate;
 
-	struct thread_hists *submitter_h, *freer_h, *grower_h;
+	/* The freer's. */
+	_Atomic uint64_t completed __attribute__((aligned(64)));	/* runs freed */
+	_Atomic uint64_t bad_frees;
+
+	/* The grower's. */
+	_Atomic uint32_t registers __attribute__((aligned(64)));	/* the pool's size */
+	_Atomic uint64_t grows, failed_grows;
 };
 
 static __thread struct thread_hists *tls_hists;
@@ -265,7 +283,7 @@ static struct slot *slot_take(struct churn *c, uint32_t a)
 		c->free_slots[a] = slot->next_free;
 		return slot;
 	}
-	slot = calloc(1, sizeof(*slot));
+	slot = bench_zalloc_lines(sizeof(*slot));
 	if (slot == NULL)
 		return NULL;
 	slot->churn = c;
@@ -468,7 +486,7 @@ static void churn_report(cbench_state *s, struct churn *c, int64_t submitted)
 
 void churn_run(cbench_state *s, const struct churn_config *cfg)
 {
-	struct churn *c = calloc(1, sizeof(*c));
+	struct churn *c = bench_zalloc_lines(sizeof(*c));
 	pthread_t freer, grower;
 	bool freer_up = false, grower_up = false;
 	struct rng r = rng_for(1);

@@ -14,9 +14,17 @@
  *           which grants it: its routine runs inside that free and keeps
  *           the run for the next cycle.  What a request that waits costs
  *           (poll reactors, exhausted pools), one thread, so no contention
+ *   poll    one poll reactor's request (bench/poll.c, whose requests
+ *           mostly wait), on a poll adapter and a pool of 1: the free of
+ *           the held run grants the request waiting for registers into
+ *           the poll queue (an eventfd write), mapreg_poll runs its
+ *           routine (the eventfd's drain), whose return passes the
+ *           channel to the next request, which waits for registers; a
+ *           new request then queues for the channel.  Two requests wait
+ *           at every cycle's start, one for registers, one for the channel
  *   malloc  malloc(64) + free
  *
- * Usage: cycles SHAPE BACKEND N     (SHAPE: sync | async | wait | malloc;
+ * Usage: cycles SHAPE BACKEND N     (SHAPE: sync | async | wait | poll | malloc;
  *                                    BACKEND: locked | lockfree)
  * The process has had a second thread (as any user of mapreg has), so that
  * glibc's mutex takes its atomic path.
@@ -88,6 +96,52 @@ static int fail(const char *what, mapreg_status s)
 	return 1;
 }
 
+/*
+ * The poll shape, after run()'s set-up: the pool's one register held, then
+ * two requests queued behind it (one holds the channel and waits for
+ * registers, one waits for the channel), on three transfers in turn.
+ */
+static int run_poll(mapreg_pool *pool, mapreg_adapter *adapter, mapreg_transfer *set_up,
+		    long n)
+{
+	mapreg_transfer xfer[3];
+	mapreg_base base;
+	struct waited waited = { { 0, 0 }, 0 };
+	mapreg_status s;
+
+	if ((s = mapreg_transfer_init(adapter, &xfer[0])) != MAPREG_OK ||
+	    (s = mapreg_transfer_init(adapter, &xfer[1])) != MAPREG_OK ||
+	    (s = mapreg_transfer_init(adapter, &xfer[2])) != MAPREG_OK ||
+	    (s = mapreg_allocate_channel_ex(adapter, NULL, set_up, 1,
+					    MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL, &base)) !=
+		    MAPREG_OK ||
+	    (s = mapreg_free_adapter_object(adapter, MAPREG_DEALLOCATE_OBJECT_KEEP_REGISTERS)) !=
+		    MAPREG_OK)
+		return fail("poll set-up", s);
+	for (long i = 0; i < n + 2; i++) {
+		if (i >= 2) {
+			s = mapreg_free_map_registers(adapter, base, 1);
+			if (s != MAPREG_OK)
+				return fail("poll: free", s);
+			/* The free queued the grant; the routine runs in the poll. */
+			if (waited.runs != i - 2 || mapreg_poll(adapter, 2) != 1 ||
+			    waited.runs != i - 1)
+				return fail("poll: not granted by the free and the poll",
+					    MAPREG_INVALID_PARAMETER);
+			base = waited.base;
+		}
+		if (i < n &&
+		    (s = mapreg_allocate_channel_ex(adapter, NULL, &xfer[i % 3], 1, 0, keep_run,
+						    &waited, NULL)) != MAPREG_OK)
+			return fail("poll: submit", s);
+	}
+	if ((s = mapreg_free_map_registers(adapter, base, 1)) != MAPREG_OK ||
+	    waited.runs != n || mapreg_adapter_destroy(adapter) != MAPREG_OK ||
+	    mapreg_pool_destroy(pool) != MAPREG_OK)
+		return fail("poll tear-down", s);
+	return 0;
+}
+
 /* N cycles of a mapreg shape, on a pool and an adapter of its own. */
 static int run(const char *shape, mapreg_backend backend, long n)
 {
@@ -95,13 +149,16 @@ static int run(const char *shape, mapreg_backend backend, long n)
 	mapreg_adapter *adapter;
 	mapreg_transfer xfer;
 	mapreg_base base;
-	bool wait = strcmp(shape, "wait") == 0;
+	bool poll = strcmp(shape, "poll") == 0;
+	bool wait = poll || strcmp(shape, "wait") == 0;
 	struct waited waited = { { 0, 0 }, 0 };
 	mapreg_status s = mapreg_pool_create(&(mapreg_pool_config){ .registers = wait ? 1 : 64,
 								    .backend = backend }, &pool);
 	if (s != MAPREG_OK)
 		return fail("pool_create", s);
-	if ((s = mapreg_adapter_create(pool, NULL, &adapter, NULL)) != MAPREG_OK ||
+	mapreg_adapter_config polled = { .dispatch = MAPREG_DISPATCH_POLL };
+	if ((s = mapreg_adapter_create(pool, poll ? &polled : NULL, &adapter, NULL)) !=
+		    MAPREG_OK ||
 	    (s = mapreg_transfer_init(adapter, &xfer)) != MAPREG_OK)
 		return fail("set-up", s);
 	bool sync = strcmp(shape, "sync") == 0;
@@ -109,6 +166,8 @@ static int run(const char *shape, mapreg_backend backend, long n)
 		fprintf(stderr, "cycles: unknown shape %s\n", shape);
 		return 2;
 	}
+	if (poll)
+		return run_poll(pool, adapter, &xfer, n);
 	/* wait: the pool's one register, held as a kept run. */
 	if (wait && ((s = mapreg_allocate_channel_ex(adapter, NULL, &xfer, 1,
 						     MAPREG_SYNCHRONOUS_CALLBACK, NULL, NULL,
@@ -158,7 +217,7 @@ int main(int argc, char **argv)
 	mapreg_backend backend;
 
 	if (argc != 4 || mapreg_backend_by_name(argv[2], &backend) != MAPREG_OK) {
-		fprintf(stderr, "usage: %s sync|async|wait|malloc locked|lockfree N\n", argv[0]);
+		fprintf(stderr, "usage: %s sync|async|wait|poll|malloc locked|lockfree N\n", argv[0]);
 		return 2;
 	}
 	long n = strtol(argv[3], NULL, 10);

@@ -166,6 +166,16 @@ bool helper_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	return pthread_create(t, NULL, fn, arg) == 0;
 }
 
+void *bench_zalloc_lines(size_t size)
+{
+	size_t lines = (size + 63) / 64 * 64;
+	void *p = aligned_alloc(64, lines);
+
+	if (p != NULL)
+		memset(p, 0, lines);
+	return p;
+}
+
 void helper_join(pthread_t t)
 {
 	pthread_join(t, NULL);

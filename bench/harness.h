@@ -168,6 +168,13 @@ static inline bool sync_io(mapreg_adapter *adapter, mapreg_transfer *xfer, uint3
 
 /* Helper threads. */
 bool helper_start(pthread_t *t, void *(*fn)(void *), void *arg);
+/*
+ * Zeroed memory on whole 64-byte lines (free() it), for a struct whose
+ * members written by different threads sit on lines of their own: calloc's
+ * 16-byte alignment would let a line boundary fall anywhere in it, so that
+ * which members share a line would change from run to run.
+ */
+void *bench_zalloc_lines(size_t size);
 void helper_join(pthread_t t);
 /* Pins the caller to the index-th allowed CPU (modulo their count). */
 void pin_self(unsigned int index);
@@ -180,9 +187,10 @@ unsigned int allowed_cpu_count(void);
 struct mpsc_node {
 	_Atomic(struct mpsc_node *) next;
 };
+/* The producers' end and the consumer's on lines of their own (as struct spsc). */
 struct mpsc {
-	_Atomic(struct mpsc_node *) head;	/* producers */
-	struct mpsc_node *tail;			/* consumer */
+	_Atomic(struct mpsc_node *) head __attribute__((aligned(64)));	/* producers */
+	struct mpsc_node *tail __attribute__((aligned(64)));		/* consumer */
 	struct mpsc_node stub;
 };
 void mpsc_init(struct mpsc *q);
@@ -190,13 +198,17 @@ void mpsc_push(struct mpsc *q, struct mpsc_node *n);
 /* NULL when empty (or when a push is half done: try again). */
 struct mpsc_node *mpsc_pop(struct mpsc *q);
 
-/* Single-producer single-consumer ring of register runs. */
+/*
+ * Single-producer single-consumer ring of register runs.  Each index on a
+ * line of its own, and what both sides read on each run (mask, items) on a
+ * third that nobody writes: one line moves per run in each direction, and
+ * no write of the ring evicts what the other side reads.  (A struct that
+ * holds one is 64-byte aligned: allocate it with bench_zalloc_lines.)
+ */
 struct spsc {
-	_Atomic uint64_t head;			/* consumer */
-	char pad1[56];
-	_Atomic uint64_t tail;			/* producer */
-	char pad2[56];
-	uint32_t mask;
+	_Atomic uint64_t head __attribute__((aligned(64)));	/* consumer */
+	_Atomic uint64_t tail __attribute__((aligned(64)));	/* producer */
+	uint32_t mask __attribute__((aligned(64)));
 	mapreg_base *items;
 };
 bool spsc_init(struct spsc *q, uint32_t capacity_pow2);

@@ -124,7 +124,9 @@ def main():
                          "+ free_map_registers"),
                         ("async", "async granted at once, routine answers DEALLOCATE"),
                         ("wait", "wait: async request waits for registers, the free that "
-                         "grants it (pool of 1)")):
+                         "grants it (pool of 1)"),
+                        ("poll", "poll: one reactor's request on a poll adapter: waits for "
+                         "the channel, then registers; free, poll (pool of 1)")):
         rows += [
             (f"{what}, locked", plain, shape, "locked", {}),
             (f"{what}, lock-free, rseq", hooked, shape, "lockfree", {"MAPREG_ASSUME_RSEQ": "1"}),
