@@ -153,17 +153,19 @@ mutant channel.MUTANT_FUSED_NO_RECHECK channel.pml "-DMUTANT_FUSED_NO_RECHECK" "
 
 # Register serving round (C12, C13, C14, C25): 3 threads, 2 CPUs, 2 waiters;
 # the guard fallback, then the rseq magazines.
-proof  registers.strand registers.pml "" "" 1 2 3 4 5 6 7 8
-proof  registers.order registers.pml "-DORDER" "" 1 3 4 5 6 7 8
-proof  registers.grow registers.pml "-DGROW" "" 1 2 3 4 5 6 7 8 10
-proof  registers.rseq.strand registers.pml "-DRSEQ" "" 3 4 6 7 8 11 12 13
-proof  registers.rseq.order registers.pml "-DRSEQ -DORDER" "" 3 4 6 7 8 11 12 13
-proof  registers.rseq.grow registers.pml "-DRSEQ -DGROW" "" 3 4 6 7 8 10 11 12
+proof  registers.strand registers.pml "" "" 1 2 3 4 5 6 7 8 14
+proof  registers.order registers.pml "-DORDER" "" 1 3 4 5 6 7 8 14
+proof  registers.grow registers.pml "-DGROW" "" 1 2 3 4 5 6 7 8 10 14
+proof  registers.rseq.strand registers.pml "-DRSEQ" "" 3 4 6 7 8 11 12 13 14
+proof  registers.rseq.order registers.pml "-DRSEQ -DORDER" "" 3 4 6 7 8 11 12 13 14
+proof  registers.rseq.grow registers.pml "-DRSEQ -DGROW" "" 3 4 6 7 8 10 11 12 14
 mutant registers.MUTANT_SKIP_MAGAZINE registers.pml "-DMUTANT_SKIP_MAGAZINE" "C13/C14"
 mutant registers.MUTANT_SILENT_SKIP registers.pml "-DMUTANT_SILENT_SKIP" "C13/C14"
 mutant registers.MUTANT_PUT_NO_RECHECK registers.pml "-DMUTANT_PUT_NO_RECHECK" "C13/C14"
 mutant registers.MUTANT_NO_RETURN_FENCE registers.pml "-DMUTANT_NO_RETURN_FENCE" "C13/C14"
 mutant registers.MUTANT_SERVE_PLAIN_COUNT registers.pml "-DMUTANT_SERVE_PLAIN_COUNT" "C13/C14"
+mutant registers.MUTANT_HEAD_SKIPS_QUEUE registers.pml "-DORDER -DMUTANT_HEAD_SKIPS_QUEUE" \
+  "C12: a waiter was granted before an older one"
 mutant registers.MUTANT_IGNORE_WAITERS registers.pml "-DORDER -DMUTANT_IGNORE_WAITERS" \
   "C12: a new request took registers" "-O2 -DSAFETY -DCOLLAPSE -DMEMLIM=8192"
 mutant registers.rseq.MUTANT_SKIP_MAGAZINE registers.pml "-DRSEQ -DMUTANT_SKIP_MAGAZINE" "C13/C14"

@@ -112,6 +112,9 @@
  *   MUTANT_DRAIN_NO_FENCE   (rseq) the drainer locks and empties without the
  *                           fence: a sequence that read the lock free commits
  *                           over the drain: a register handed out twice.
+ *   MUTANT_HEAD_SKIPS_QUEUE wait_for_registers, holding the role, makes its
+ *                           node the head without looking at the queue: a
+ *                           waiter queued before it is overtaken (C12).
  *   MUTANT_SERVE_PLAIN_COUNT serve's fetch_add does not drain the store
  *                           buffer (were it a plain increment): what the
  *                           round's omitted fence relies on (barrier.h):
@@ -125,7 +128,8 @@
  * waiter and does not claim (reached, but deep: not in check.sh; the
  * MUTANT_IGNORE_WAITERS trail shows it); 10 a grant needs the grown pool;
  * 11 a waiter makes the pool tight and fences (rseq); 12 a sequence is
- * aborted (rseq); 13 a refused put untightens the pool (rseq).
+ * aborted (rseq); 13 a refused put untightens the pool (rseq); 14 a waiter
+ * takes the idle serving role and becomes the head without the queue.
  */
 
 #define NTHR	4
@@ -437,16 +441,67 @@ SV_SUBCLAIM:			skip
 			atomic { tl = 0; done = false };
 #endif
 			/*
-			 * wait_for_registers: enqueue, then serve, with no fence
+			 * wait_for_registers: the idle serving role first (a
+			 * relaxed load, then a CAS from 0); holding it, the node
+			 * becomes the head at once if nobody is queued (no head,
+			 * cds_wfcq_empty: the head's link, then the tail).  Else
+			 * (or the role busy) enqueue, then serve, with no fence
 			 * between: serve's fetch_add drains the link's store.
 			 */
-			atomic {
-				drain(t);
-				prev = rqtail; rqtail = sr;
-				enq_count++; enq_order[sr] = enq_count
-			}
-			atomic { sbla[t] = prev; sblv[t] = sr; sblf[t] = true };
-			ret_srv = R_WAIT; goto SERVE;
+			if
+			:: serve_req == 0 ->
+				atomic {
+					drain(t);
+					if
+					:: serve_req == 0 -> serve_req = 1; done = true
+					:: else -> done = false
+					fi
+				}
+			:: else -> done = false
+			fi;
+			if
+			:: done ->
+				done = false;
+				q = rqnext[HEADN];
+				/*
+				 * The tail's load is where the node takes its place:
+				 * an enqueuer's exchange after it comes after us, so
+				 * the ghost order is taken there.  register_head is
+				 * the server's, written after.
+				 */
+				atomic {
+#ifndef MUTANT_HEAD_SKIPS_QUEUE
+					done = register_head == 0 && q == NIL && rqtail == HEADN;
+#else
+					done = register_head == 0;
+#endif
+					if
+					:: done -> enq_count++; enq_order[sr] = enq_count
+					:: else -> skip
+					fi
+				}
+				if
+				:: done ->
+					atomic { register_head = sr; q = 0; done = false; COVER(14) }
+				:: else ->
+					q = 0;
+					atomic {
+						drain(t);
+						prev = rqtail; rqtail = sr;
+						enq_count++; enq_order[sr] = enq_count
+					}
+					atomic { sbla[t] = prev; sblv[t] = sr; sblf[t] = true }
+				fi;
+				ret_srv = R_WAIT; goto SERVE_HOLDING
+			:: else ->
+				atomic {
+					drain(t);
+					prev = rqtail; rqtail = sr;
+					enq_count++; enq_order[sr] = enq_count
+				}
+				atomic { sbla[t] = prev; sblv[t] = sr; sblf[t] = true };
+				ret_srv = R_WAIT; goto SERVE
+			fi;
 SV_WAIT:		prev = 0
 		fi;
 		ret_rp = R_SUBMIT; goto RUN_PENDING;
@@ -961,8 +1016,11 @@ SERVE:
 	atomic { drain(t); asked = serve_req; serve_req++ };
 #endif
 	if
-	:: asked != 0 -> asked = 0
-	:: else ->
+	:: asked != 0 -> asked = 0; goto SERVED
+	:: else -> skip
+	fi;
+/* The role held (serve_holding_role): rounds until the count goes back to 0. */
+SERVE_HOLDING:
 		asked = 1;
 		do
 		:: /*
@@ -982,8 +1040,8 @@ RD_END:			atomic {			/* CAS(serve_requests, asked, 0) */
 			}
 			if :: done -> break :: else -> skip fi
 		od;
-		atomic { asked = 0; done = false }
-	fi;
+		atomic { asked = 0; done = false };
+SERVED:
 	if
 	:: ret_srv == R_SUBCLAIM -> ret_srv = 0; goto SV_SUBCLAIM
 	:: ret_srv == R_WAIT -> ret_srv = 0; goto SV_WAIT

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A full fence where the instruction before it already is one.
+ * Full fences where an instruction next to them already is one.
+ *
+ * fence_after_rmw: after a read-modify-write.
  *
  * A seq_cst fence right after a read-modify-write orders nothing more on
  * x86: a locked instruction (lock xadd, lock cmpxchg, xchg) drains the
@@ -21,6 +23,22 @@
 
 /* Call only directly after a seq_cst or acq_rel read-modify-write. */
 static inline void fence_after_rmw(void)
+{
+#if defined(__x86_64__) && !defined(MAPREG_TSAN)
+	atomic_signal_fence(memory_order_seq_cst);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * Between a store and a system call that takes a kernel lock (an eventfd's
+ * read or write: its wait queue's spin lock, a locked compare-and-swap),
+ * so that the store is visible before the call's critical section: on x86
+ * that locked instruction drains the store buffer, our store with it.
+ * Elsewhere, and under ThreadSanitizer, the C11 fence.
+ */
+static inline void fence_before_locking_syscall(void)
 {
 #if defined(__x86_64__) && !defined(MAPREG_TSAN)
 	atomic_signal_fence(memory_order_seq_cst);

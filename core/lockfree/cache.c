@@ -201,16 +201,6 @@ static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint3
 /* The rseq way (x86-64). */
 
 #ifdef MAPREG_HAVE_RSEQ
-static bool rseq_take(struct magazines *m, uint32_t count, uint32_t *first)
-{
-	int hit;
-
-	/* Aborted (preempted, migrated, signalled): again, on the CPU it is on now. */
-	while ((hit = rseq_pop(m, count, first)) < 0)
-		;
-	return hit;
-}
-
 /*
  * A put was refused: if the pool is tight with nobody waiting, count it on
  * this CPU, and after CACHE_UNTIGHTEN clear `tight` (cache.h says why that
@@ -234,17 +224,6 @@ static void untighten(struct magazines *m)
 	/* A locked CAS: visible to every later put before it reads `waiters`. */
 	atomic_compare_exchange_strong_explicit(&m->tight, &tight, tight + 1,
 						memory_order_seq_cst, memory_order_relaxed);
-}
-
-static bool rseq_put(struct magazines *m, uint32_t first, uint32_t count)
-{
-	int kept;
-
-	while ((kept = rseq_push(m, count, first)) < 0)
-		;		/* aborted: as in rseq_take */
-	if (kept == 0)
-		untighten(m);
-	return kept;
 }
 
 /*
@@ -301,10 +280,8 @@ bool cache_take(struct magazines *m, struct regmap *map, uint32_t count, uint32_
 	if (count == 0 || count > CACHE_CLASSES)
 		return false;
 #ifdef MAPREG_HAVE_RSEQ
-	if (m->rseq) {
-		PERTURB();
-		return rseq_take(m, count, first);
-	}
+	if (m->rseq)
+		return false;		/* cache_take_fast's miss */
 #endif
 	return guarded_take(m, map, count, first, moved);
 }
@@ -317,8 +294,8 @@ enum cache_put cache_put(struct magazines *m, struct regmap *map, uint32_t first
 		return PUT_REFUSED;
 #ifdef MAPREG_HAVE_RSEQ
 	if (m->rseq) {
-		PERTURB();
-		return rseq_put(m, first, count) ? PUT_CACHED : PUT_REFUSED;
+		untighten(m);		/* cache_put_fast refused it */
+		return PUT_REFUSED;
 	}
 #endif
 	return guarded_put(m, map, first, count, moved);

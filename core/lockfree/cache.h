@@ -94,9 +94,10 @@ void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cp
 void cache_set_limit(struct magazines *m, uint32_t registers);
 
 /*
- * Takes a cached run of exactly `count` registers from this CPU's magazine;
- * false on a miss.  *moved: registers a drainer's request made this call
- * flush to `map` (fallback only).
+ * After cache_take_fast missed: takes a cached run of exactly `count`
+ * registers from this CPU's magazine; false on a miss.  With rseq the fast
+ * path's miss was final: false at once.  *moved: registers a drainer's
+ * request made this call flush to `map` (fallback only).
  */
 bool cache_take(struct magazines *m, struct regmap *map, uint32_t count, uint32_t *first,
 		uint32_t *moved);
@@ -106,6 +107,11 @@ enum cache_put {
 	PUT_REFUSED,		/* not kept: the caller returns it to the bitmap */
 	PUT_FLUSHED,		/* kept, then the magazine went to the bitmap (*moved) */
 };
+/*
+ * After cache_put_fast refused: puts the run in this CPU's magazine if it
+ * may (fallback), or counts the refusal toward untightening (rseq: the fast
+ * path's refusal was final).
+ */
 enum cache_put cache_put(struct magazines *m, struct regmap *map, uint32_t first,
 			 uint32_t count, uint32_t *moved);
 
@@ -266,14 +272,22 @@ aborted:
 #endif /* MAPREG_HAVE_RSEQ */
 
 /*
- * The fast paths' first try, inline: a hit in this CPU's magazine with
- * rseq.  False means nothing happened: the caller runs the whole algorithm
- * (cache_take, cache_put), which tries the magazine again among the rest.
+ * The fast paths' magazine, inline: with rseq, this CPU's magazine's answer,
+ * final (an aborted sequence runs again, on the CPU the thread is on then),
+ * so that cache_take and cache_put, which the callers run after a miss or a
+ * refusal, need not look again; without rseq, false (the guarded magazine
+ * is theirs).
  */
 static inline bool cache_take_fast(const struct magazines *m, uint32_t count, uint32_t *first)
 {
 #ifdef MAPREG_HAVE_RSEQ
-	return count - 1 < CACHE_CLASSES && rseq_pop(m, count, first) > 0;
+	int hit;
+
+	if (count - 1 >= CACHE_CLASSES)
+		return false;
+	while ((hit = rseq_pop(m, count, first)) < 0)
+		;
+	return hit;
 #else
 	(void)m, (void)count, (void)first;
 	return false;
@@ -283,7 +297,13 @@ static inline bool cache_take_fast(const struct magazines *m, uint32_t count, ui
 static inline bool cache_put_fast(const struct magazines *m, uint32_t first, uint32_t count)
 {
 #ifdef MAPREG_HAVE_RSEQ
-	return count - 1 < CACHE_CLASSES && rseq_push(m, count, first) > 0;
+	int kept;
+
+	if (count - 1 >= CACHE_CLASSES)
+		return false;
+	while ((kept = rseq_push(m, count, first)) < 0)
+		;
+	return kept;
 #else
 	(void)m, (void)first, (void)count;
 	return false;

@@ -339,6 +339,7 @@ static inline bool anyone_waits_for_registers(struct lf_pool *pool)
 struct lf_node *node_copy(struct request *req, uint32_t state);
 void node_free(struct lf_node *node);
 void node_unpublish(struct lf_node *node);
+void node_unpublish_done(struct lf_node *node);
 void node_release_cancelled(struct lf_node *node);
 
 /* registers.c: claims and returns, magazine first; the wait queue (C12-C14). */

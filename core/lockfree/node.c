@@ -294,6 +294,22 @@ void node_unpublish(struct lf_node *node)
 							memory_order_relaxed);
 }
 
+/*
+ * node_unpublish for a request whose routine returned (lf_retire): its
+ * transfer is BUSY until answer_apply's xfer_finish, which follows, so no
+ * newer submission can have published a copy (C10), and a store does what
+ * the compare-and-swap does (formal/cancel.pml's complete() is this store).
+ * Release, as node_unpublish.
+ */
+void node_unpublish_done(struct lf_node *node)
+{
+	mapreg_transfer *xfer = node->request.xfer;
+
+	if (xfer != NULL)
+		atomic_store_explicit(&xfer_impl(xfer)->request.queued, NULL,
+				      memory_order_release);
+}
+
 /* One of a cancelled node's two owners lets go; the last one frees it. */
 void node_release_cancelled(struct lf_node *node)
 {

@@ -4,16 +4,28 @@
  * grant list (inline adapters) or to the adapter's poll queue, whose eventfd
  * is readable while any grant is pending there.
  */
+#include "base/barrier.h"
 #include "lockfree/lockfree.h"
 
 /*
  * The eventfd is written by the grant that makes a first grant pending, and
  * drained when the last one is popped (C29).  `eventfd_written` is set after
- * each write and cleared (exchange) before each drain, so that a poll finding
- * nothing pending reads the eventfd only when a write may still be in it: a
- * busy poller makes no system call while idle.  A write whose flag is not set
+ * each write and cleared before each drain, so that a poll finding nothing
+ * pending reads the eventfd only when a write may still be in it: a busy
+ * poller makes no system call while idle.  A write whose flag is not set
  * yet leaves the eventfd readable for that moment; its flag makes the next
  * poll drain it.
+ *
+ * The clear is a store, not an exchange: a flag set between the drainer's
+ * load and its store is lost only if its write is one the drain reads.
+ * The writer's store follows its write(2); if it comes before our store
+ * (in the flag's order), our read(2), which our store precedes (a fence:
+ * fence_before_locking_syscall), cannot have taken the eventfd's lock
+ * before that write(2) did (else our store would happen before theirs),
+ * so it empties that write too.  Two drainers at once: the second read
+ * finds nothing (EAGAIN; the descriptor is non-blocking).  Whatever the
+ * flag says, C29 rests on poll_pending: every drain reads it again after,
+ * and writes again if anything is pending.
  */
 static void eventfd_signal(struct lf_adapter *adapter)
 {
@@ -29,9 +41,11 @@ static void eventfd_signal(struct lf_adapter *adapter)
 /* Drains the eventfd if a write may be in it: true if it read it. */
 static bool eventfd_drain_written(struct lf_adapter *adapter)
 {
-	if (atomic_load_explicit(&adapter->eventfd_written, memory_order_relaxed) == 0 ||
-	    atomic_exchange_explicit(&adapter->eventfd_written, 0, memory_order_acq_rel) == 0)
+	/* Acquire: a set flag read here makes its write(2) happen before our read(2). */
+	if (atomic_load_explicit(&adapter->eventfd_written, memory_order_acquire) == 0)
 		return false;
+	atomic_store_explicit(&adapter->eventfd_written, 0, memory_order_relaxed);
+	fence_before_locking_syscall();		/* the store before the read(2)'s lock */
 	adapter_eventfd_drain(&adapter->head);
 	return true;
 }

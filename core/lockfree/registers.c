@@ -159,6 +159,34 @@ static void serve_register_waiters(struct lf_pool *pool, struct grant_list *gran
 }
 
 /*
+ * The serving role, held (serve_requests raised from 0, `asked` the count
+ * then): rounds until the count can go back to 0 with nobody having asked
+ * meanwhile.
+ */
+static void serve_holding_role(struct lf_pool *pool, unsigned long asked,
+			       struct grant_list *granted)
+{
+	do {
+		PERTURB();
+		/*
+		 * The reading half of the Dekker pairs with registers_return and
+		 * wait_for_registers runs here, on whichever thread serves: it
+		 * needs its own full fence in the C11 model.  It comes right after
+		 * the read-modify-write that took the role (serve's fetch_add,
+		 * wait_for_registers's CAS) or the failed CAS below, a locked
+		 * instruction, which on x86 is that fence already (barrier.h).
+		 */
+		fence_after_rmw();
+		rcu_enter();
+		serve_register_waiters(pool, granted);
+		rcu_leave();
+		PERTURB();
+	} while (!atomic_compare_exchange_strong_explicit(&pool->serve_requests, &asked, 0,
+							  memory_order_acq_rel,
+							  memory_order_acquire));
+}
+
+/*
  * Asks for a round of serving, and serves if nobody else is: the thread that
  * raises serve_requests from zero serves until it can put it back to zero
  * with nobody having asked meanwhile.  acq_rel on the counter orders each
@@ -171,24 +199,7 @@ void serve(struct lf_pool *pool, struct grant_list *granted)
 							memory_order_acq_rel);
 	if (asked != 0)
 		return;
-	asked = 1;
-	do {
-		PERTURB();
-		/*
-		 * The reading half of the Dekker pairs with registers_return and
-		 * wait_for_registers runs here, on whichever thread serves: it
-		 * needs its own full fence in the C11 model.  It comes right after
-		 * the fetch_add above or the failed CAS below, a locked
-		 * instruction, which on x86 is that fence already (barrier.h).
-		 */
-		fence_after_rmw();
-		rcu_enter();
-		serve_register_waiters(pool, granted);
-		rcu_leave();
-		PERTURB();
-	} while (!atomic_compare_exchange_strong_explicit(&pool->serve_requests, &asked, 0,
-							  memory_order_acq_rel,
-							  memory_order_acquire));
+	serve_holding_role(pool, 1, granted);
 }
 
 /*
@@ -213,10 +224,35 @@ void registers_waiter_raise(struct lf_pool *pool)
  * no access of ours between; and if another thread is serving, our
  * fetch_add (release) is what its closing CAS (acquire) fails on, so its
  * next round sees the node.
+ *
+ * When the serving role is idle, the waiter takes it first (a CAS from 0,
+ * acq_rel as serve's fetch_add: it sees the last server's register_head),
+ * and if nobody is queued (no head, the queue empty, an enqueuer between
+ * its two steps counting as queued) the node becomes the head at once: no
+ * enqueue, and no dequeue by the round that grants it, two locked
+ * instructions fewer for a thread that waits alone.  Nobody is ahead of it
+ * (C12): a waiter queued before the look would be seen, one queued after it
+ * comes after.  The round that follows is the same Dekker half as serve's.
  */
 void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 			       struct grant_list *granted)
 {
+	unsigned long idle = 0;
+
+	PERTURB();
+	if (atomic_load_explicit(&pool->serve_requests, memory_order_relaxed) == 0 &&
+	    atomic_compare_exchange_strong_explicit(&pool->serve_requests, &idle, 1,
+						    memory_order_acq_rel, memory_order_relaxed)) {
+		PERTURB();
+		if (pool->register_head == NULL &&
+		    cds_wfcq_empty(&pool->register_queue, &pool->register_queue_tail))
+			pool->register_head = node;
+		else
+			wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail,
+				     &node->queue_node);
+		serve_holding_role(pool, 1, granted);
+		return;
+	}
 	wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail, &node->queue_node);
 	PERTURB();
 	serve(pool, granted);

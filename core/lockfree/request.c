@@ -280,7 +280,7 @@ void lf_retire(struct request *req)
 	if (!req->owned)
 		return;
 	atomic_store_explicit(&req->state, NS_DONE, memory_order_release);
-	node_unpublish(node_of(req));
+	node_unpublish_done(node_of(req));
 	node_free(node_of(req));
 }
 
@@ -373,7 +373,10 @@ mapreg_status free_run_unbiased(struct mapreg_adapter *head, mapreg_base base,
 	if (!atomic_compare_exchange_strong_explicit(run, &kept, 0, memory_order_acquire,
 						     memory_order_relaxed))
 		return MAPREG_INVALID_PARAMETER;			/* C23 */
-	return free_claimed_run(pool_of(head->pool), base, granted);
+	struct lf_pool *pool = pool_of(head->pool);
+
+	registers_return(pool, map_of(pool), base, granted);	/* the magazine first */
+	return MAPREG_OK;
 }
 
 mapreg_status lf_free_map_registers(struct mapreg_adapter *head, mapreg_base base,
