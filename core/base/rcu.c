@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* RCU glue: lazy thread registration and annotated deferred frees; see rcu.h. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 
 #include "base/rcu.h"
@@ -34,10 +35,40 @@ void rcu_thread_online_slow(void)
 	rcu_thread_online = true;
 }
 
+/*
+ * Where liburcu's call_rcu thread runs.  liburcu starts its default one at
+ * the process's first call_rcu, from the calling thread, whose CPU affinity
+ * a new thread inherits: a reactor pinned to one CPU would have every
+ * callback batch and grace period run on its own CPU, preempting it (the
+ * one-reactor poll scenario: about 500 preemptions a second, the reactor's
+ * wait tail).  The thread gets the CPUs the process had when the library
+ * was loaded, before any thread of it pinned itself: a process confined
+ * as a whole (taskset) keeps it confined.
+ */
+static cpu_set_t process_cpus;
+static bool process_cpus_known;
+static pthread_once_t callback_thread_once = PTHREAD_ONCE_INIT;
+
+__attribute__((constructor))
+static void rcu_read_process_cpus(void)
+{
+	process_cpus_known = sched_getaffinity(0, sizeof(process_cpus), &process_cpus) == 0;
+}
+
+static void callback_thread_place(void)
+{
+	struct call_rcu_data *crdp = urcu_memb_get_default_call_rcu_data();
+
+	if (crdp != NULL && process_cpus_known)
+		pthread_setaffinity_np(urcu_memb_get_call_rcu_thread(crdp), sizeof(process_cpus),
+				       &process_cpus);
+}
+
 void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head))
 {
 	if (caa_unlikely(!rcu_thread_online))
 		rcu_thread_online_slow();
+	pthread_once(&callback_thread_once, callback_thread_place);
 #ifdef MAPREG_TSAN
 	/*
 	 * What this thread did before asking happens before the callback
@@ -59,6 +90,6 @@ void rcu_wait_for_callbacks(void)
 #if defined(MAPREG_FAULT_INJECTION) || defined(MAPREG_RSEQ_ASSUMABLE)
 void rcu_start_callback_thread(void)
 {
-	urcu_memb_get_default_call_rcu_data();
+	pthread_once(&callback_thread_once, callback_thread_place);
 }
 #endif
