@@ -61,8 +61,9 @@
  * the top run of its size (LIFO within a class).  Threads do not migrate.
  * The register queue's dequeue is one step (NULL, WOULDBLOCK or a node: its
  * interleavings are channel.pml's); its enqueue is two.  Cancellation is
- * cancel.pml's.  CACHE_UNTIGHTEN is 1, not 1024, so that untightening races
- * too.  A restartable sequence is its loads (one step), then its single
+ * cancel.pml's.  The untightening threshold is 1, not 1024 doubled up to
+ * 65536 (cache.c), so that untightening races too: a threshold only
+ * delays it.  A restartable sequence is its loads (one step), then its single
  * committing store (one step), which writes what it computed from what it
  * read; it is aborted (and restarted) by an rseq fence and when the other
  * thread of its CPU begins a sequence (preemption; a preemption that runs
@@ -185,7 +186,7 @@ bool insec[NTHR];
 bool abrt[NTHR];
 byte restarts[NTHR];		/* of the current sequence */
 #define PREEMPTIONS	2	/* a sequence is preempted at most this often */
-#define UNTIGHTEN	1	/* CACHE_UNTIGHTEN is 1024: 1 lets SPIN untighten */
+#define UNTIGHTEN	1	/* untighten_after is 1024..65536: 1 lets SPIN untighten */
 
 /* Store buffers: pending bitmap clears, and one pending queue link. */
 byte sbm[NTHR];

@@ -17,8 +17,9 @@ void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cp
 {
 	bool rseq = rseq_ready();
 
-	*m = (struct magazines){ first, stride, cpus, rseq ? cpus : 0, rseq, waiters, 0 };
+	*m = (struct magazines){ first, stride, cpus, rseq ? cpus : 0, rseq, waiters, 0, 0 };
 	atomic_init(&m->tight, 0);
+	atomic_init(&m->untighten_after, CACHE_UNTIGHTEN);
 	for (unsigned int cpu = 0; cpu < cpus; cpu++) {
 		struct cpu_cache *cache = magazine(m, cpu);
 
@@ -203,7 +204,7 @@ static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint3
 #ifdef MAPREG_HAVE_RSEQ
 /*
  * A put was refused: if the pool is tight with nobody waiting, count it on
- * this CPU, and after CACHE_UNTIGHTEN clear `tight` (cache.h says why that
+ * this CPU, and after `untighten_after` clear `tight` (cache.h says why that
  * is safe).  The count is a hint: racing updates may lose one.
  */
 static void untighten(struct magazines *m)
@@ -216,7 +217,7 @@ static void untighten(struct magazines *m)
 		return;
 	struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
 	uint32_t refused = atomic_load_explicit(&cache->refused, memory_order_relaxed) + 1;
-	if (refused < CACHE_UNTIGHTEN) {
+	if (refused < atomic_load_explicit(&m->untighten_after, memory_order_relaxed)) {
 		atomic_store_explicit(&cache->refused, refused, memory_order_relaxed);
 		return;
 	}
@@ -312,6 +313,17 @@ void cache_waiter_arrives(struct magazines *m)
 							  memory_order_seq_cst,
 							  memory_order_seq_cst)) {
 			rseq_fence();	/* puts that read it clear: over */
+			/*
+			 * Untightened before (tight > 0) and waited on again: an
+			 * episode costs a fence here and one to drain, so the next
+			 * must be twice as long to cost as much.  A hint: racing
+			 * doublings may lose one.
+			 */
+			unsigned int after = atomic_load_explicit(&m->untighten_after,
+								  memory_order_relaxed);
+			if (tight > 0 && after < CACHE_UNTIGHTEN_MAX)
+				atomic_store_explicit(&m->untighten_after, 2 * after,
+						      memory_order_relaxed);
 			return;
 		}
 	}

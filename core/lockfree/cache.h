@@ -31,8 +31,11 @@
  *    read neither before is aborted by the fence or committed before it
  *    (and then drained by that waiter's round), and every sequence after
  *    the fence reads `tight`.  The pool stays tight, so that waiters of a
- *    busy pool pay no fence, until CACHE_UNTIGHTEN puts have been refused
- *    on a CPU with nobody waiting; then one of them clears it with a CAS
+ *    busy pool pay no fence, until `untighten_after` puts have been refused
+ *    on a CPU with nobody waiting (CACHE_UNTIGHTEN at first, doubled by
+ *    each waiter that finds the pool untightened, up to
+ *    CACHE_UNTIGHTEN_MAX: a pool whose waiters keep coming back stays
+ *    tight); then one of them clears it with a CAS
  *    (on x86-TSO, a put that reads it clear reads every raise that came
  *    before the clear, so a waiter that raised meanwhile still blocks it).
  *    A drain locks and fences only magazines that hold something, to keep
@@ -57,7 +60,8 @@
 
 #define CACHE_CLASSES 8u	/* runs of 1..8 registers are cached */
 #define CACHE_DEPTH 8u		/* runs per class: 4 bits of depth */
-#define CACHE_UNTIGHTEN 1024u	/* refused puts with nobody waiting, per CPU */
+#define CACHE_UNTIGHTEN 1024u	/* refused puts with nobody waiting, per CPU ... */
+#define CACHE_UNTIGHTEN_MAX 65536u	/* ... doubled per re-tightening, up to this */
 
 struct cpu_cache {
 	_Atomic uint64_t state;		/* depth of class c: bits 4c..4c+3; held: 32.. */
@@ -86,6 +90,8 @@ struct magazines {
 	 * refused, and a waiter need not fence (cache_waiter_arrives).
 	 */
 	atomic_uint tight;
+	/* rseq only: refused puts, per CPU, that untighten (relaxed: a hint). */
+	atomic_uint untighten_after;
 };
 
 void cache_init(struct magazines *m, void *first, size_t stride, unsigned int cpus,
