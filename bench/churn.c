@@ -161,6 +161,7 @@ static void *freer_main(void *arg)
 	struct spin sp = { 0 };
 
 	tls_hists = c->freer_h;
+	pin_self(1);	/* the submitter is on the first CPU (churn_scenarios.c) */
 	for (;;) {
 		struct mpsc_node *n = mpsc_pop(&c->completions);
 

@@ -54,6 +54,13 @@ static cbench *churn_register(const struct scenario *sc, const struct bench_back
 	for (size_t i = 0; i < nadapters; i++)
 		cbench_args(b, 1, &adapters[i]);
 	cbench_use_real_time(b);
+	/*
+	 * The submitter on the first CPU, the freer on the second (churn.c),
+	 * as crossfree does: unpinned, the scheduler put them on one CPU in
+	 * some repetitions and on two in others, and the rows' coefficients of
+	 * variation were 50-76 % on both backends (BENCHMARKS.md).
+	 */
+	cbench_pin_threads(b);
 	return b;
 }
 
@@ -78,8 +85,8 @@ static void growth_register(const struct scenario *sc, const struct bench_backen
 const struct scenario scenario_exhaustion = {
 	.name = "exhaustion",
 	.description = "pool 64, async requests of 1..8 regs (4x the pool in flight) on 1 or 4 "
-		       "adapters, freed by another thread: grant latency (free->routine) "
-		       "percentiles, throughput, FIFO inversions (must be 0)",
+		       "adapters, freed by another thread on the other CPU: grant latency "
+		       "(free->routine) percentiles, throughput, FIFO inversions (must be 0)",
 	.register_runs = exhaustion_register,
 };
 
