@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 
 /* C25. */
 
@@ -252,6 +253,56 @@ static void c29_eventfd_closed_by_destroy_not_by_busy_destroy(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/*
+ * The library is no cancellation point: a thread with a cancellation
+ * pending goes through a free that signals a poll adapter's eventfd and a
+ * poll that drains it, and is cancelled only where it asks, after.  (With
+ * glibc's read(2) and write(2) it was cancelled inside the free, the locked
+ * backend's mutex held.)
+ */
+struct cancel_pending {
+	mapreg_adapter *holder, *polled;
+	mapreg_status freed;
+	size_t ran;
+	bool through;
+};
+
+static void *free_and_poll_with_cancel_pending(void *arg)
+{
+	struct cancel_pending *c = arg;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
+	pthread_cancel(pthread_self());				/* pending */
+	c->freed = mapreg_free_adapter_object(c->holder, MAPREG_DEALLOCATE_OBJECT);
+	c->ran = mapreg_poll(c->polled, 1);
+	c->through = true;
+	pthread_testcancel();					/* acted on here */
+	return NULL;
+}
+
+static void c29_eventfd_signal_and_drain_are_no_cancellation_points(void **state)
+{
+	mapreg_pool *pool = pool_new(4);
+	struct cancel_pending c = { inline_adapter(pool), poll_adapter(pool), MAPREG_OK, 0, false };
+	int fd = mapreg_adapter_eventfd(c.polled);
+	struct probe waiting;
+	pthread_t t;
+	void *result;
+
+	probe_init(&waiting, "waiting", MAPREG_DEALLOCATE_OBJECT);
+	hold(c.holder, 4);
+	request(c.polled, 1, &waiting);
+	assert_int_equal(pthread_create(&t, NULL, free_and_poll_with_cancel_pending, &c), 0);
+	assert_int_equal(pthread_join(t, &result), 0);
+	assert_true(result == PTHREAD_CANCELED);
+	assert_true(c.through);
+	assert_ok(c.freed);
+	assert_int_equal(c.ran, 1);
+	assert_routine_log(1, &waiting);
+	assert_false(fd_readable(fd));
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(c25_grow_serves_waiters_on_growing_thread_before_return),
 	TEST(c25_grow_below_current_or_above_2_24_rejected),
@@ -261,6 +312,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(c29_inline_adapter_has_no_eventfd),
 	TEST(c29_eventfd_readable_while_poll_routines_pending),
 	TEST(c29_eventfd_closed_by_destroy_not_by_busy_destroy),
+	TEST(c29_eventfd_signal_and_drain_are_no_cancellation_points),
 };
 
 HARNESS_MAIN("pool", tests)
