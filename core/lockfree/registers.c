@@ -240,20 +240,21 @@ void wait_for_registers(struct lf_pool *pool, struct lf_node *node,
 	unsigned long idle = 0;
 
 	PERTURB();
-	if (atomic_load_explicit(&pool->serve_requests, memory_order_relaxed) == 0 &&
-	    atomic_compare_exchange_strong_explicit(&pool->serve_requests, &idle, 1,
-						    memory_order_acq_rel, memory_order_relaxed)) {
-		PERTURB();
-		if (pool->register_head == NULL &&
-		    cds_wfcq_empty(&pool->register_queue, &pool->register_queue_tail))
-			pool->register_head = node;
-		else
-			wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail,
-				     &node->queue_node);
-		serve_holding_role(pool, 1, granted);
-		return;
-	}
-	wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail, &node->queue_node);
+	/* Loaded first, so that a busy role costs no failed CAS (relaxed: the CAS decides). */
+	bool serving = atomic_load_explicit(&pool->serve_requests, memory_order_relaxed) == 0 &&
+		       atomic_compare_exchange_strong_explicit(&pool->serve_requests, &idle, 1,
+							       memory_order_acq_rel,
+							       memory_order_relaxed);
 	PERTURB();
-	serve(pool, granted);
+	if (serving && pool->register_head == NULL &&
+	    cds_wfcq_empty(&pool->register_queue, &pool->register_queue_tail))
+		pool->register_head = node;
+	else
+		wfcq_enqueue(&pool->register_queue, &pool->register_queue_tail,
+			     &node->queue_node);
+	PERTURB();
+	if (serving)
+		serve_holding_role(pool, 1, granted);
+	else
+		serve(pool, granted);
 }
