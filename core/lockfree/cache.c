@@ -204,19 +204,29 @@ static enum cache_put guarded_put(struct magazines *m, struct regmap *map, uint3
 #ifdef MAPREG_HAVE_RSEQ
 /*
  * A put was refused: if the pool is tight with nobody waiting, count it on
- * this CPU, and after `untighten_after` clear `tight` (cache.h says why that
- * is safe).  The count is a hint: racing updates may lose one.
+ * this CPU, and after `untighten_after` in a row clear `tight` (cache.h says
+ * why that is safe); one refused while anyone waits ends the quiet stretch.
+ * Counted in total instead, a pool whose waiters come and go (a poll
+ * reactor's, always someone in its queue and not always for registers)
+ * untightened every 65536 puts and paid a fence, tens of microseconds on
+ * a virtual machine, each time it was waited on again (BENCHMARKS.md).
+ * The count is a hint: racing updates may lose one.
  */
 static void untighten(struct magazines *m)
 {
 	unsigned int tight = atomic_load_explicit(&m->tight, memory_order_relaxed);
 	int cpu = rseq_cpu();
 
-	if (!(tight & 1) || atomic_load_explicit(m->waiters, memory_order_relaxed) > 0 ||
-	    cpu < 0 || (unsigned int)cpu >= m->cpus)
+	if (!(tight & 1) || cpu < 0 || (unsigned int)cpu >= m->cpus)
 		return;
 	struct cpu_cache *cache = magazine(m, (unsigned int)cpu);
-	uint32_t refused = atomic_load_explicit(&cache->refused, memory_order_relaxed) + 1;
+	uint32_t refused = atomic_load_explicit(&cache->refused, memory_order_relaxed);
+	if (atomic_load_explicit(m->waiters, memory_order_relaxed) > 0) {
+		if (refused != 0)	/* the quiet stretch is over */
+			atomic_store_explicit(&cache->refused, 0, memory_order_relaxed);
+		return;
+	}
+	refused++;
 	if (refused < atomic_load_explicit(&m->untighten_after, memory_order_relaxed)) {
 		atomic_store_explicit(&cache->refused, refused, memory_order_relaxed);
 		return;

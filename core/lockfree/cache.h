@@ -31,8 +31,9 @@
  *    read neither before is aborted by the fence or committed before it
  *    (and then drained by that waiter's round), and every sequence after
  *    the fence reads `tight`.  The pool stays tight, so that waiters of a
- *    busy pool pay no fence, until `untighten_after` puts have been refused
- *    on a CPU with nobody waiting (CACHE_UNTIGHTEN at first, doubled by
+ *    busy pool pay no fence, until `untighten_after` puts in a row have
+ *    been refused on a CPU with nobody waiting (a put refused while anyone
+ *    waits starts the count again; CACHE_UNTIGHTEN at first, doubled by
  *    each waiter that finds the pool untightened, up to
  *    CACHE_UNTIGHTEN_MAX: a pool whose waiters keep coming back stays
  *    tight); then one of them clears it with a CAS
@@ -60,14 +61,14 @@
 
 #define CACHE_CLASSES 8u	/* runs of 1..8 registers are cached */
 #define CACHE_DEPTH 8u		/* runs per class: 4 bits of depth */
-#define CACHE_UNTIGHTEN 1024u	/* refused puts with nobody waiting, per CPU ... */
+#define CACHE_UNTIGHTEN 1024u	/* refused puts in a row with nobody waiting, per CPU ... */
 #define CACHE_UNTIGHTEN_MAX 65536u	/* ... doubled per re-tightening, up to this */
 
 struct cpu_cache {
 	_Atomic uint64_t state;		/* depth of class c: bits 4c..4c+3; held: 32.. */
 	atomic_uint lock;		/* rseq: a drainer's; fallback: the guard */
 	_Atomic uint32_t limit;		/* most registers it may hold */
-	_Atomic uint32_t refused;	/* rseq: puts refused while tight, nobody waiting */
+	_Atomic uint32_t refused;	/* rseq: puts refused in a row while tight, nobody waiting */
 	uint32_t runs[CACHE_CLASSES][CACHE_DEPTH];
 };
 

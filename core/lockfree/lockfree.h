@@ -112,8 +112,8 @@ struct lf_node {
 	struct rcu_head rcu;
 	/* Recycling (node.c): fields no stale reader of a released node reads. */
 	struct lf_node *recycle_next;		/* a CPU's list, or a batch */
-	uint32_t retired_count;			/* the retired list's length at push */
-	struct lf_node *spare_next;		/* the process-wide stack of spares */
+	uint32_t retired_count;			/* nodes in its chain from it on (node.c) */
+	struct lf_node *spare_next;		/* a batch head: the next batch (node.c) */
 };
 
 /* A counter per CPU, on a line of its own (percpu_add_one). */

@@ -7,20 +7,28 @@
  * since it was unpublished: freeing each one alone cost every waiting
  * request a call_rcu (a queue operation, and a futex wake when the call_rcu
  * thread slept) and a malloc/free pair.  With rseq (base/rseq.h), each CPU
- * keeps two lists, changed only by restartable sequences on that CPU, so
+ * keeps three lists, changed only by restartable sequences on that CPU, so
  * with no atomic instruction:
  *  - retired: nodes released on this CPU, newest first, each carrying the
- *    list's length then; the release that makes it NODE_BATCH long detaches
- *    the list and hands it to call_rcu as one batch;
- *  - free: nodes past their grace period, for node_copy.
- * A batch's callback pushes its nodes on a process-wide stack, as one chain
- * (pushed by CAS, taken whole by one exchange, so there is no ABA:
+ *    length of the list from itself on (retired_count); the release that
+ *    makes it NODE_BATCH long detaches the list and hands it to call_rcu as
+ *    one batch;
+ *  - free: nodes past their grace period, for node_copy: one batch's chain;
+ *  - batches: batches past their grace period, linked by their heads.
+ * A batch's callback pushes the batch on a process-wide stack by its head
+ * alone (by CAS, taken whole by one exchange, so there is no ABA:
  * liburcu's cds_lfs does the same, but its inline push computes a member of
  * a NULL head, which UBSan reports, so these lines are ours), keeping
- * at most about NODE_SPARE there and freeing the rest; a CPU whose free list is
- * empty takes the whole stack.  Nobody but a CPU's own sequences touches
- * its lists, so nothing needs fencing.  Without rseq, or on a CPU beyond
- * the table, a node is allocated and freed alone, as before.
+ * at most about NODE_SPARE nodes there and freeing the rest.  A CPU whose
+ * lists are empty takes the whole stack: the first batch becomes its free
+ * list, the others its batches.  No batch is walked: the callback, which
+ * runs on the call_rcu thread's CPU, writes one line of the batch's head,
+ * and the other nodes stay in the cache of the CPU that released them
+ * (walking them from the call_rcu thread and again from the taker cost a
+ * one-reactor poll request two misses across CPUs: BENCHMARKS.md).
+ * Nobody but a CPU's own sequences touches its lists, so nothing needs
+ * fencing.  Without rseq, or on a CPU beyond the table, a node is allocated
+ * and freed alone, as before.
  *
  * Stale readers (a cancel that loaded the transfer's pointer, a thread that
  * let go of a channel and looks at a link) read a released node's request
@@ -45,15 +53,16 @@ static void node_free_rcu(struct rcu_head *head)
 
 #ifdef MAPREG_HAVE_RSEQ
 struct node_cpu {
-	struct lf_node *free;
-	struct lf_node *retired;
+	struct lf_node *free;		/* by recycle_next */
+	struct lf_node *batches;	/* heads, by spare_next */
+	struct lf_node *retired;	/* by recycle_next */
 } __attribute__((aligned(64)));
 
 static struct node_cpu *node_cpus;
 static unsigned int node_ncpus;
 static pthread_once_t node_cpus_once = PTHREAD_ONCE_INIT;
-static _Atomic(struct lf_node *) node_spares;	/* past their grace period */
-static atomic_uint node_spare_count;		/* about how many: a bound, not a fact */
+static _Atomic(struct lf_node *) node_spares;	/* batch heads past their grace period */
+static atomic_uint node_spare_count;		/* about how many nodes: a bound, not a fact */
 
 static void node_cpus_init(void)
 {
@@ -66,7 +75,7 @@ static void node_cpus_init(void)
 	if (node_cpus == NULL)
 		return;
 	for (unsigned int i = 0; i < n; i++)
-		node_cpus[i] = (struct node_cpu){ NULL, NULL };
+		node_cpus[i] = (struct node_cpu){ NULL, NULL, NULL };
 	node_ncpus = n;
 }
 
@@ -79,23 +88,28 @@ static struct node_cpu *node_cpu(int *cpu)
 }
 
 #define NODE_ASM_INPUTS								\
-	[area] "r" (rseq_area()), [cpu] "r" (cpu), [list] "r" (list),		\
-	[next] "i" (offsetof(struct lf_node, recycle_next))
+	[area] "r" (rseq_area()), [cpu] "r" (cpu), [list] "r" (list)
 
-/* Pops a node off *list on `cpu`: 1 (in *out), 0 empty, -1 aborted or elsewhere. */
-static int list_pop(struct lf_node **list, int cpu, struct lf_node **out)
+#define RECYCLE_NEXT offsetof(struct lf_node, recycle_next)
+#define SPARE_NEXT offsetof(struct lf_node, spare_next)
+
+/*
+ * Pops a node off *list on `cpu`, whose links are at byte `next` of a node:
+ * 1 (in *out), 0 empty, -1 aborted or elsewhere.
+ */
+static int list_pop(struct lf_node **list, size_t next, int cpu, struct lf_node **out)
 {
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_BEGIN
 		"movq (%[list]), %%rax\n\t"
 		"testq %%rax, %%rax\n\t"
 		"jz %l[empty]\n\t"
-		"movq %c[next](%%rax), %%rdx\n\t"
+		"movq (%%rax, %[next]), %%rdx\n\t"
 		"movq %%rax, (%[out])\n\t"
 		"movq %%rdx, (%[list])\n\t"		/* commit */
 		RSEQ_ASM_END
 		: /* asm goto: no outputs */
-		: NODE_ASM_INPUTS, [out] "r" (out)
+		: NODE_ASM_INPUTS, [next] "r" (next), [out] "r" (out)
 		: "memory", "cc", "rax", "rdx"
 		: empty, aborted);
 	return 1;
@@ -106,10 +120,11 @@ aborted:
 }
 
 /*
- * Pushes `node` on *list on `cpu`, its retired_count one more than the old
- * head's (1 on an empty list), also written to *count: true, or false
- * aborted or elsewhere.  *count, not the node's field, is what the caller
- * reads after: once pushed, the node may be batched and recycled by others.
+ * Pushes `node` on the retired list on `cpu`, its retired_count one more
+ * than the old head's (1 on an empty list), also written to *count: true,
+ * or false aborted or elsewhere.  *count, not the node's field, is what the
+ * caller reads after: once pushed, the node may be batched and recycled by
+ * others.
  */
 static bool list_push(struct lf_node **list, int cpu, struct lf_node *node, uint32_t *count)
 {
@@ -129,6 +144,7 @@ static bool list_push(struct lf_node **list, int cpu, struct lf_node *node, uint
 		RSEQ_ASM_END
 		: /* asm goto: no outputs */
 		: NODE_ASM_INPUTS, [node] "r" (node), [out] "r" (count),
+		  [next] "i" (RECYCLE_NEXT),
 		  [count] "i" (offsetof(struct lf_node, retired_count))
 		: "memory", "cc", "rax", "rdx"
 		: aborted);
@@ -137,28 +153,32 @@ aborted:
 	return false;
 }
 
-/* Empties *list on `cpu` if `node` is still its head: true, or false. */
-static bool list_detach(struct lf_node **list, int cpu, struct lf_node *node)
+/*
+ * Replaces *list on `cpu` with `to` if it is `from`: 1, 0 if it is not,
+ * -1 aborted or elsewhere.
+ */
+static int list_swap(struct lf_node **list, int cpu, struct lf_node *from, struct lf_node *to)
 {
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_BEGIN
-		"cmpq %[node], (%[list])\n\t"
+		"cmpq %[from], (%[list])\n\t"
 		"jnz %l[moved]\n\t"
-		"movq $0, (%[list])\n\t"		/* commit */
+		"movq %[to], (%[list])\n\t"		/* commit */
 		RSEQ_ASM_END
 		: /* asm goto: no outputs */
-		: NODE_ASM_INPUTS, [node] "r" (node)
+		: NODE_ASM_INPUTS, [from] "r" (from), [to] "r" (to)
 		: "memory", "cc", "rax"
 		: moved, aborted);
-	return true;
+	return 1;
 moved:
+	return 0;
 aborted:
-	return false;
+	return -1;
 }
 
 /*
- * Pushes the chain first..last (linked by spare_next) with one CAS.
- * Release: the nodes' contents before they can be taken (spares_take).
+ * Pushes the batches first..last (heads, linked by spare_next) with one
+ * CAS.  Release: the nodes' contents before they can be taken (spares_take).
  */
 static void spares_push(struct lf_node *first, struct lf_node *last)
 {
@@ -176,70 +196,89 @@ static struct lf_node *spares_take(void)
 	return atomic_exchange_explicit(&node_spares, NULL, memory_order_acquire);
 }
 
-/*
- * A batch's grace period has ended: as many of its nodes as the stack has
- * room for become spares, pushed as one chain (one CAS and one count for
- * the batch, not per node), and the rest are freed.
- */
-static void node_batch_recycle(struct rcu_head *head)
+/* Frees a chain linked by recycle_next. */
+static void chain_free(struct lf_node *node)
 {
-	struct lf_node *first = caa_container_of(head, struct lf_node, rcu);
-	struct lf_node *node = first, *last = NULL, *next;
-	/* Relaxed: the count only bounds the stack's size. */
-	unsigned int spares = atomic_load_explicit(&node_spare_count, memory_order_relaxed);
-	unsigned int room = spares < NODE_SPARE ? NODE_SPARE - spares : 0, kept = 0;
-
-	rcu_grace_period_ended();
-	for (; node != NULL && kept < room; node = node->recycle_next, kept++) {
-		node->spare_next = node->recycle_next;
-		last = node;
-	}
-	for (; node != NULL; node = next) {
+	for (struct lf_node *next; node != NULL; node = next) {
 		next = node->recycle_next;
 		free(node);
 	}
-	if (kept == 0)
-		return;
-	atomic_fetch_add_explicit(&node_spare_count, kept, memory_order_relaxed);
-	spares_push(first, last);
 }
 
-/* A node for node_copy: this CPU's free list, else the spares, else malloc. */
+/*
+ * A batch's grace period has ended: the batch becomes a spare, pushed by
+ * its head, unless the stack holds about NODE_SPARE nodes already.
+ */
+static void node_batch_recycle(struct rcu_head *head)
+{
+	struct lf_node *batch = caa_container_of(head, struct lf_node, rcu);
+	/* Relaxed: the count only bounds the stack's size. */
+	unsigned int spares = atomic_load_explicit(&node_spare_count, memory_order_relaxed);
+
+	rcu_grace_period_ended();
+	if (spares >= NODE_SPARE) {
+		chain_free(batch);
+		return;
+	}
+	atomic_fetch_add_explicit(&node_spare_count, batch->retired_count, memory_order_relaxed);
+	spares_push(batch, batch);
+}
+
+/*
+ * Makes `chain` this CPU's list of batches (linked by spare_next) or its
+ * free list (by recycle_next) if that is empty; else, or on a CPU beyond
+ * the table, gives it back to the stack: batch by batch, or as one batch
+ * (its head's retired_count counts it).
+ */
+static void chain_settle(bool batches, struct lf_node *chain)
+{
+	int cpu, done;
+
+	do {
+		struct node_cpu *here = node_cpu(&cpu);
+		if (here == NULL)
+			break;
+		done = list_swap(batches ? &here->batches : &here->free, cpu, NULL, chain);
+		if (done > 0)
+			return;
+	} while (done < 0);
+	struct lf_node *last = chain;
+	if (batches) {
+		while (last->spare_next != NULL)
+			last = last->spare_next;
+	} else {
+		atomic_fetch_add_explicit(&node_spare_count, chain->retired_count,
+					  memory_order_relaxed);
+	}
+	spares_push(chain, last);
+}
+
+/* A node for node_copy: this CPU's free list, its batches, the spares, else malloc. */
 static struct lf_node *node_alloc(void)
 {
 	struct lf_node *node;
-	int cpu;
+	int cpu, got;
 
 	for (;;) {
 		struct node_cpu *mine = node_cpu(&cpu);
 		if (mine == NULL)
 			break;
-		int got = list_pop(&mine->free, cpu, &node);
-		if (got > 0)
+		if ((got = list_pop(&mine->free, RECYCLE_NEXT, cpu, &node)) > 0)
 			return node;
-		if (got < 0)
+		if (got < 0 || (got = list_pop(&mine->batches, SPARE_NEXT, cpu, &node)) < 0)
 			continue;
-		/* Empty: take every spare, keep one, give this CPU the rest. */
-		struct lf_node *spare = spares_take(), *next;
-		unsigned int taken = 0;
-
-		if (spare == NULL)
-			break;
-		node = spare;
-		for (spare = spare->spare_next, taken = 1; spare != NULL; spare = next, taken++) {
-			next = spare->spare_next;
-			for (;;) {			/* any CPU's list will do */
-				struct node_cpu *here = node_cpu(&cpu);
-				if (here == NULL) {
-					free(spare);
-					break;
-				}
-				uint32_t unused;
-				if (list_push(&here->free, cpu, spare, &unused))
-					break;
-			}
+		if (got == 0) {
+			/* Empty: take every spare, keep the first batch, the rest are our batches. */
+			if ((node = spares_take()) == NULL)
+				break;
+			if (node->spare_next != NULL)
+				chain_settle(true, node->spare_next);
 		}
-		atomic_fetch_sub_explicit(&node_spare_count, taken, memory_order_relaxed);
+		/* A batch's head, ours: the rest of its batch is our free list. */
+		atomic_fetch_sub_explicit(&node_spare_count, node->retired_count,
+					  memory_order_relaxed);
+		if (node->recycle_next != NULL)
+			chain_settle(false, node->recycle_next);
 		return node;
 	}
 	return malloc(sizeof(*node));
@@ -257,7 +296,7 @@ void node_free(struct lf_node *node)
 		if (!list_push(&mine->retired, cpu, node, &retired))
 			continue;
 		/* The batch is full: detach it, unless the list moved on meanwhile. */
-		if (retired >= NODE_BATCH && list_detach(&mine->retired, cpu, node))
+		if (retired >= NODE_BATCH && list_swap(&mine->retired, cpu, node, NULL) > 0)
 			rcu_free_later(&node->rcu, node_batch_recycle);
 		return;
 	}
