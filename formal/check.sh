@@ -192,7 +192,7 @@ mutant cancel.MUTANT_UNPUBLISH_LATE cancel.pml "-DMUTANT_UNPUBLISH_LATE" "C10"
 proof  poll poll.pml "" "" 1 2 3 4 5
 live   poll.live poll.pml "" c29
 mutant poll.MUTANT_NO_RECHECK poll.pml "-DMUTANT_NO_RECHECK" "C29"
-mutant poll.MUTANT_COUNT_AFTER_QUEUE poll.pml "-DMUTANT_COUNT_AFTER_QUEUE" "poll_pending falls below 0"
+mutant poll.MUTANT_EMPTY_LOOKED_BEFORE poll.pml "-DMUTANT_EMPTY_LOOKED_BEFORE" "C29"
 
 # The biased channel (mutual exclusion, C11, C14, C24, C23): the owner's
 # plain stores of bias_held and bias_busy against the revokers' CAS and

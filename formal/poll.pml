@@ -2,13 +2,14 @@
  * poll.pml -- poll dispatch and its eventfd.
  *
  * Models (core/lockfree/poll.c, core/api/dispatch.c, core/base/eventfd.c):
- *   grant() for a MAPREG_DISPATCH_POLL adapter (poll_pending counted, then
- *   the node enqueued, then the eventfd written if the count rose from 0),
- *   lf_poll_pop (the `polling` consumer token, the dequeue, the decrement,
- *   the drain when the count falls to 0 and the re-read after it),
- *   dispatch_poll (at most `max` routines per call), adapter_eventfd_signal
- *   and adapter_eventfd_drain (an eventfd counter: a write adds, a read
- *   empties it, or fails with EAGAIN when it is 0: readable iff not 0).
+ *   grant() for a MAPREG_DISPATCH_POLL adapter (the node enqueued, then the
+ *   eventfd written if the enqueue's exchange found the queue empty),
+ *   lf_poll_pop (the `polling` consumer token, the dequeue with its LAST
+ *   state, the drain when it emptied the queue or found it empty, and the
+ *   look at the tail after it; nothing on WOULDBLOCK), dispatch_poll (at
+ *   most `max` routines per call), adapter_eventfd_signal and
+ *   adapter_eventfd_drain (an eventfd counter: a write adds, a read empties
+ *   it, or fails with EAGAIN when it is 0: readable iff not 0).
  *
  * Rules checked:
  *   C29  never unreadable while something is pending: whenever every thread
@@ -18,8 +19,6 @@
  *        always eventually run]
  *   C16  a poll-mode routine runs only inside mapreg_poll, at most `max` per
  *        call, exactly once each.  [assertions]
- *   poll_pending never falls below 0 (the decrement of a popped node always
- *   finds it counted).  [assertion]
  *
  * Threads and bounds: 3 requests, 4 threads.  G1 and G2 grant requests 1
  * and 2 (a free or cancel on another thread that made their grants); P1 and
@@ -29,22 +28,28 @@
  * (C18: the grant runs grant() on the polling thread).
  *
  * Abstractions: sequential consistency: every access here is a locked
- * read-modify-write (poll_pending, the token's CAS), a seq_cst load, a
- * release store (the token's), or a system call (the eventfd), all full
- * barriers or covered by the token's acquire/release; the queue's enqueue is
- * the tail exchange then the link store, two steps, and its single-consumer
- * dequeue is one step that sees NULL, WOULDBLOCK (a link not yet written) or
- * a node (channel.pml checks the queue step by step).
+ * read-modify-write (the tail's exchange and compare-and-swap, the token's
+ * CAS), a seq_cst load (the tail after a drain), a release store (the
+ * token's), or a system call (the eventfd), all full barriers or covered by
+ * the token's acquire/release; the queue's enqueue is the tail exchange then
+ * the link store, two steps, and its single-consumer dequeue is one step
+ * that sees NULL, WOULDBLOCK (a link not yet written) or a node, the last
+ * one if its compare-and-swap put the tail back on the head (channel.pml
+ * checks the queue step by step).  `pending` (granted, not yet popped) is
+ * a ghost: the library keeps no such count.  The `eventfd_written` flag
+ * (poll.c), which only spares drains, is not modelled: every drain reads.
  *
  * Liveness needs weak fairness here: without it a second poller, woken by
  * a readable eventfd while the first holds the token, returns 0 and polls
  * again forever (a non-progress cycle that only an unfair scheduler runs).
  *
  * Mutations (each must be caught; see check.sh):
- *   MUTANT_NO_RECHECK         lf_poll_pop does not read poll_pending again
+ *   MUTANT_NO_RECHECK         lf_poll_pop does not look at the tail again
  *                             after draining the eventfd: lost wake-up.
- *   MUTANT_COUNT_AFTER_QUEUE  grant() counts the node after enqueuing it: the
- *                             poller's decrement can pass zero.
+ *   MUTANT_EMPTY_LOOKED_BEFORE  grant() decides whether it makes the queue
+ *                             non-empty by a look at the tail before its
+ *                             exchange, not by the exchange: a pop and
+ *                             drain between them loses the write.
  *
  * Probes (REACH=n): 1 the eventfd is written; 2 a second poller gets
  * nothing; 3 a dequeue meets an unlinked node; 4 a drain; 5 the re-read
@@ -57,13 +62,13 @@
 #define HEADN	0
 #define WOULDBLOCK 255
 
-byte pending;			/* poll_pending */
 byte polling;			/* the consumer token */
 byte efd;			/* the eventfd's counter */
 byte pqnext[NREQ + 1];
 byte pqtail;
 
 /* Ghost. */
+byte pending;			/* granted, not yet popped */
 byte granted;
 byte ran;
 byte finished;			/* granters done */
@@ -76,20 +81,15 @@ c_code { \#include <stdlib.h> }
 
 /* grant() of request r on a poll adapter. */
 inline grant(r) {
-#ifndef MUTANT_COUNT_AFTER_QUEUE
-	atomic {					/* fetch_add, acq_rel */
-		first = (pending == 0); pending++; granted = granted | BIT(r);
-		printf("EV   request %d granted: poll_pending %d\n", r, pending)
-	};
+#ifdef MUTANT_EMPTY_LOOKED_BEFORE
+	first = (pqtail == HEADN);				/* a look, then */
+	atomic { prev = pqtail; pqtail = r;			/* enqueue: xchg */
+#else
+	atomic { prev = pqtail; pqtail = r; first = (prev == HEADN);
 #endif
-	atomic { prev = pqtail; pqtail = r };			/* enqueue: xchg */
-	atomic { pqnext[prev] = r; printf("EV   request %d queued\n", r) };	/* link */
-#ifdef MUTANT_COUNT_AFTER_QUEUE
-	atomic {
-		first = (pending == 0); pending++; granted = granted | BIT(r);
-		printf("EV   request %d granted: poll_pending %d\n", r, pending)
-	};
-#endif
+		 pending++; granted = granted | BIT(r);
+		 printf("EV   request %d granted: enqueued, first %d\n", r, first) };
+	atomic { pqnext[prev] = r; printf("EV   request %d linked\n", r) };	/* link */
 	if
 	:: first -> atomic { efd++; COVER(1); printf("EV   eventfd written (%d)\n", efd) }
 	:: else -> skip
@@ -112,8 +112,8 @@ proctype granter(byte r; byte reach)
  */
 proctype poller(byte reach)
 {
-	bool first, got;
-	byte prev, req, ranhere, old;
+	bool first, got, last, wb;
+	byte prev, req, ranhere;
 
 end:	do
 	:: efd > 0 ->
@@ -128,40 +128,35 @@ end:	do
 			:: !got -> COVER(2); break		/* a second poller gets nothing */
 			:: else -> skip
 			fi;
-			atomic {				/* __cds_wfcq_dequeue_nonblocking */
-				req = pqnext[HEADN];
+			atomic {	/* __cds_wfcq_dequeue_with_state_nonblocking */
+				req = pqnext[HEADN]; last = false; wb = false;
 				if
 				:: req == NIL && pqtail == HEADN -> skip
-				:: req == NIL && pqtail != HEADN -> req = 0; COVER(3)	/* WOULDBLOCK */
+				:: req == NIL && pqtail != HEADN -> wb = true; COVER(3)
 				:: req != NIL && pqnext[req] != NIL -> pqnext[HEADN] = pqnext[req]
 				:: req != NIL && pqnext[req] == NIL && pqtail == req ->
-					pqnext[HEADN] = NIL; pqtail = HEADN
-				:: req != NIL && pqnext[req] == NIL && pqtail != req -> req = 0; COVER(3)
+					pqnext[HEADN] = NIL; pqtail = HEADN; last = true
+				:: req != NIL && pqnext[req] == NIL && pqtail != req ->
+					req = 0; wb = true; COVER(3)
+				fi;
+				if
+				:: req != 0 ->
+					pending--;
+					printf("EV   a poller pops request %d (last %d)\n", req, last)
+				:: else -> skip
 				fi
 			}
 			polling = 0;				/* release */
 			if
-			:: req != 0 ->
-				atomic {			/* fetch_sub, acq_rel */
-					CHECK(pending > 0, "VIOLATION: poll_pending falls below 0\n");
-					old = pending; pending--;
-					printf("EV   a poller pops request %d: poll_pending %d\n", req, pending)
-				}
-				if
-				:: old != 1 -> goto runit	/* others pending: no drain */
-				:: else -> skip
-				fi
-			:: else ->
-				if
-				:: pending != 0 -> break	/* WOULDBLOCK: its granter signals */
-				:: else -> skip
-				fi
+			:: req != 0 && !last -> goto runit	/* more queued: no drain */
+			:: wb -> break				/* the queue was never empty */
+			:: else -> skip
 			fi;
-			/* the count fell to 0 (or was 0): drain, then look again */
+			/* emptied, or found empty: drain, then look again */
 			atomic { efd = 0; COVER(4); printf("EV   a poller drains the eventfd\n") };
 #ifndef MUTANT_NO_RECHECK
 			if
-			:: pending != 0 ->			/* seq_cst load; signal */
+			:: pqtail != HEADN ->			/* seq_cst load; signal */
 				atomic { efd++; COVER(5); printf("EV   a poller writes the eventfd again\n") }
 			:: else -> skip
 			fi;
@@ -175,7 +170,7 @@ runit:
 			atomic {
 				CHECK((ran & BIT(req)) == 0, "VIOLATION: C16: a routine runs twice\n");
 				CHECK((granted & BIT(req)) != 0, "VIOLATION: a routine runs ungranted\n");
-				ran = ran | BIT(req); ranhere++; old = 0;
+				ran = ran | BIT(req); ranhere++;
 				printf("EV   a poller runs request %d's routine\n", req)
 			}
 			if
@@ -183,7 +178,7 @@ runit:
 			:: else -> skip
 			fi
 		od;
-		atomic { ranhere = 0; req = 0; got = false; old = 0 }
+		atomic { ranhere = 0; req = 0; got = false; last = false; wb = false }
 	od
 }
 

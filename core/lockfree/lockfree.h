@@ -31,7 +31,9 @@
  * one (node.c recycles them in batches).
  *
  * Grants (poll.c) go to the caller's grant list (inline adapters) or the
- * adapter's poll queue, whose eventfd is readable while any is pending.
+ * adapter's poll queue, whose eventfd is readable while the queue is not
+ * empty: written by the grant that finds it empty, drained by the pop that
+ * empties it.
  *
  * Invariants:
  *  - LF_CHANNEL_WAITS less LF_CHANNEL_LEFT counts nodes in WAIT_CHANNEL,
@@ -213,7 +215,6 @@ struct lf_adapter {
 
 	struct __cds_wfcq_head poll_queue;
 	struct cds_wfcq_tail poll_queue_tail;
-	atomic_uint poll_pending;		/* nodes granted, not yet popped (grant) */
 	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
 	atomic_uint eventfd_written;		/* a write may be in the eventfd (poll.c) */
 };

@@ -108,7 +108,7 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	 * only consumer; a live request queued behind a stale FREE gets the
 	 * channel instead (channel_take_free).
 	 */
-	if (atomic_load_explicit(&adapter->poll_pending, memory_order_acquire) != 0 ||
+	if (!wfcq_untouched(&adapter->poll_queue, &adapter->poll_queue_tail) ||
 	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
 	/*
