@@ -7,24 +7,27 @@
  * since it was unpublished: freeing each one alone cost every waiting
  * request a call_rcu (a queue operation, and a futex wake when the call_rcu
  * thread slept) and a malloc/free pair.  With rseq (base/rseq.h), each CPU
- * keeps three lists, changed only by restartable sequences on that CPU, so
+ * keeps two lists, changed only by restartable sequences on that CPU, so
  * with no atomic instruction:
  *  - retired: nodes released on this CPU, newest first, each carrying the
  *    length of the list from itself on (retired_count); the release that
  *    makes it NODE_BATCH long detaches the list and hands it to call_rcu as
  *    one batch;
- *  - free: nodes past their grace period, for node_copy: one batch's chain;
- *  - batches: batches past their grace period, linked by their heads.
+ *  - free: nodes past their grace period, for node_copy: one batch's chain.
  * A batch's callback pushes the batch on a process-wide stack by its head
- * alone (by CAS, taken whole by one exchange, so there is no ABA:
- * liburcu's cds_lfs does the same, but its inline push computes a member of
- * a NULL head, which UBSan reports, so these lines are ours), keeping
- * at most about NODE_SPARE nodes there and freeing the rest.  A CPU whose
- * lists are empty takes the whole stack: the first batch becomes its free
- * list, the others its batches.  No batch is walked: the callback, which
- * runs on the call_rcu thread's CPU, writes one line of the batch's head,
- * and the other nodes stay in the cache of the CPU that released them
- * (walking them from the call_rcu thread and again from the taker cost a
+ * alone (a CAS; liburcu's cds_lfs does the same, but its inline push
+ * computes a member of a NULL head, which UBSan reports, so these lines are
+ * ours), keeping at most about NODE_SPARE nodes there and freeing the rest.
+ * A CPU whose free list is empty pops one batch off the stack: its head is
+ * the node it wanted, the rest of its chain its new free list.  The pop is
+ * a CAS inside an RCU read-side section, which is what makes it free of
+ * ABA (cds_lfs_pop_rcu's argument): a head another thread popped meanwhile
+ * comes back on the stack only by being released and batched, after a
+ * grace period that waits for our section, and a node is freed only by a
+ * callback, after one too.  No batch is walked: the callback, which runs on
+ * the call_rcu thread's CPU, writes one line of the batch's head, and the
+ * other nodes stay in the cache of the CPU that released them (walking
+ * them from the call_rcu thread and again from the taker cost a
  * one-reactor poll request two misses across CPUs: BENCHMARKS.md).
  * Nobody but a CPU's own sequences touches its lists, so nothing needs
  * fencing.  Without rseq, or on a CPU beyond the table, a node is allocated
@@ -65,7 +68,6 @@ static void node_free_rcu(struct rcu_head *head)
 #ifdef MAPREG_HAVE_RSEQ
 struct node_cpu {
 	struct lf_node *free;		/* by recycle_next */
-	struct lf_node *batches;	/* heads, by spare_next */
 	struct lf_node *retired;	/* by recycle_next */
 } __attribute__((aligned(64)));
 
@@ -86,7 +88,7 @@ static void node_cpus_init(void)
 	if (node_cpus == NULL)
 		return;
 	for (unsigned int i = 0; i < n; i++)
-		node_cpus[i] = (struct node_cpu){ NULL, NULL, NULL };
+		node_cpus[i] = (struct node_cpu){ NULL, NULL };
 	node_ncpus = n;
 }
 
@@ -101,26 +103,21 @@ static struct node_cpu *node_cpu(int *cpu)
 #define NODE_ASM_INPUTS								\
 	[area] "r" (rseq_area()), [cpu] "r" (cpu), [list] "r" (list)
 
-#define RECYCLE_NEXT offsetof(struct lf_node, recycle_next)
-#define SPARE_NEXT offsetof(struct lf_node, spare_next)
-
-/*
- * Pops a node off *list on `cpu`, whose links are at byte `next` of a node:
- * 1 (in *out), 0 empty, -1 aborted or elsewhere.
- */
-static int list_pop(struct lf_node **list, size_t next, int cpu, struct lf_node **out)
+/* Pops a node off *list on `cpu`: 1 (in *out), 0 empty, -1 aborted or elsewhere. */
+static int list_pop(struct lf_node **list, int cpu, struct lf_node **out)
 {
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_BEGIN
 		"movq (%[list]), %%rax\n\t"
 		"testq %%rax, %%rax\n\t"
 		"jz %l[empty]\n\t"
-		"movq (%%rax, %[next]), %%rdx\n\t"
+		"movq %c[next](%%rax), %%rdx\n\t"
 		"movq %%rax, (%[out])\n\t"
 		"movq %%rdx, (%[list])\n\t"		/* commit */
 		RSEQ_ASM_END
 		: /* asm goto: no outputs */
-		: NODE_ASM_INPUTS, [next] "r" (next), [out] "r" (out)
+		: NODE_ASM_INPUTS, [next] "i" (offsetof(struct lf_node, recycle_next)),
+		  [out] "r" (out)
 		: "memory", "cc", "rax", "rdx"
 		: empty, aborted);
 	return 1;
@@ -155,7 +152,7 @@ static bool list_push(struct lf_node **list, int cpu, struct lf_node *node, uint
 		RSEQ_ASM_END
 		: /* asm goto: no outputs */
 		: NODE_ASM_INPUTS, [node] "r" (node), [out] "r" (count),
-		  [next] "i" (RECYCLE_NEXT),
+		  [next] "i" (offsetof(struct lf_node, recycle_next)),
 		  [count] "i" (offsetof(struct lf_node, retired_count))
 		: "memory", "cc", "rax", "rdx"
 		: aborted);
@@ -188,23 +185,36 @@ aborted:
 }
 
 /*
- * Pushes the batches first..last (heads, linked by spare_next) with one
- * CAS.  Release: the nodes' contents before they can be taken (spares_take).
+ * Pushes the batch whose head is `batch` with one CAS.  Release: the nodes'
+ * contents before they can be popped (spares_pop).
  */
-static void spares_push(struct lf_node *first, struct lf_node *last)
+static void spares_push(struct lf_node *batch)
 {
 	struct lf_node *head = atomic_load_explicit(&node_spares, memory_order_relaxed);
 
 	do
-		last->spare_next = head;
-	while (!atomic_compare_exchange_weak_explicit(&node_spares, &head, first,
+		batch->spare_next = head;
+	while (!atomic_compare_exchange_weak_explicit(&node_spares, &head, batch,
 						      memory_order_release, memory_order_relaxed));
 }
 
-/* Acquire: pairs with spares_push. */
-static struct lf_node *spares_take(void)
+/*
+ * Pops a batch's head, or NULL.  In an RCU read-side section, so that the
+ * head we read cannot be popped, used, released and pushed again (ABA) or
+ * freed before our CAS: either takes a grace period (top of the file).
+ * Acquire: pairs with spares_push.
+ */
+static struct lf_node *spares_pop(void)
 {
-	return atomic_exchange_explicit(&node_spares, NULL, memory_order_acquire);
+	rcu_enter();
+	struct lf_node *head = atomic_load_explicit(&node_spares, memory_order_acquire);
+
+	while (head != NULL &&
+	       !atomic_compare_exchange_weak_explicit(&node_spares, &head, head->spare_next,
+						      memory_order_acquire, memory_order_acquire))
+		;
+	rcu_leave();
+	return head;
 }
 
 /* Frees a chain linked by recycle_next. */
@@ -232,16 +242,16 @@ static void node_batch_recycle(struct rcu_head *head)
 		return;
 	}
 	atomic_fetch_add_explicit(&node_spare_count, batch->retired_count, memory_order_relaxed);
-	spares_push(batch, batch);
+	spares_push(batch);
 }
 
 /*
- * Makes `chain` this CPU's list of batches (linked by spare_next) or its
- * free list (by recycle_next) if that is empty; else, or on a CPU beyond
- * the table, gives it back to the stack: batch by batch, or as one batch
- * (its head's retired_count counts it).
+ * Makes `chain` (linked by recycle_next) this CPU's free list if that is
+ * still empty; else, or on a CPU beyond the table, gives it back to the
+ * stack as a batch (its head's retired_count counts it).  Not yet handed
+ * out, so it needs no grace period to go back.
  */
-static void chain_settle(bool batches, struct lf_node *chain)
+static void free_list_settle(struct lf_node *chain)
 {
 	int cpu, done;
 
@@ -249,22 +259,15 @@ static void chain_settle(bool batches, struct lf_node *chain)
 		struct node_cpu *here = node_cpu(&cpu);
 		if (here == NULL)
 			break;
-		done = list_swap(batches ? &here->batches : &here->free, cpu, NULL, chain);
+		done = list_swap(&here->free, cpu, NULL, chain);
 		if (done > 0)
 			return;
 	} while (done < 0);
-	struct lf_node *last = chain;
-	if (batches) {
-		while (last->spare_next != NULL)
-			last = last->spare_next;
-	} else {
-		atomic_fetch_add_explicit(&node_spare_count, chain->retired_count,
-					  memory_order_relaxed);
-	}
-	spares_push(chain, last);
+	atomic_fetch_add_explicit(&node_spare_count, chain->retired_count, memory_order_relaxed);
+	spares_push(chain);
 }
 
-/* A node for node_copy: this CPU's free list, its batches, the spares, else malloc. */
+/* A node for node_copy: this CPU's free list, else a batch of spares, else malloc. */
 static struct lf_node *node_alloc(void)
 {
 	struct lf_node *node;
@@ -274,22 +277,17 @@ static struct lf_node *node_alloc(void)
 		struct node_cpu *mine = node_cpu(&cpu);
 		if (mine == NULL)
 			break;
-		if ((got = list_pop(&mine->free, RECYCLE_NEXT, cpu, &node)) > 0)
+		if ((got = list_pop(&mine->free, cpu, &node)) > 0)
 			return node;
-		if (got < 0 || (got = list_pop(&mine->batches, SPARE_NEXT, cpu, &node)) < 0)
+		if (got < 0)
 			continue;
-		if (got == 0) {
-			/* Empty: take every spare, keep the first batch, the rest are our batches. */
-			if ((node = spares_take()) == NULL)
-				break;
-			if (node->spare_next != NULL)
-				chain_settle(true, node->spare_next);
-		}
+		if ((node = spares_pop()) == NULL)
+			break;
 		/* A batch's head, ours: the rest of its batch is our free list. */
 		atomic_fetch_sub_explicit(&node_spare_count, node->retired_count,
 					  memory_order_relaxed);
 		if (node->recycle_next != NULL)
-			chain_settle(false, node->recycle_next);
+			free_list_settle(node->recycle_next);
 		return node;
 	}
 	return malloc(sizeof(*node));
