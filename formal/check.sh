@@ -188,11 +188,11 @@ mutant cancel.MUTANT_FREE_NOW cancel.pml "-DMUTANT_FREE_NOW" "a node is used aft
 mutant cancel.MUTANT_ONE_OWNER cancel.pml "-DMUTANT_ONE_OWNER" "a node is used after its free"
 mutant cancel.MUTANT_UNPUBLISH_LATE cancel.pml "-DMUTANT_UNPUBLISH_LATE" "C10"
 
-# Poll dispatch and its eventfd (C16, C29): 2 granters, 2 pollers.
+# Poll dispatch and its eventfd (C16, C29): the one-grant slot, 2 granters, 2 pollers.
 proof  poll poll.pml "" "" 1 2 3 4 5
 live   poll.live poll.pml "" c29
 mutant poll.MUTANT_NO_RECHECK poll.pml "-DMUTANT_NO_RECHECK" "C29"
-mutant poll.MUTANT_EMPTY_LOOKED_BEFORE poll.pml "-DMUTANT_EMPTY_LOOKED_BEFORE" "C29"
+mutant poll.MUTANT_WRITE_BEFORE_STORE poll.pml "-DMUTANT_WRITE_BEFORE_STORE" "C29"
 
 # The biased channel (mutual exclusion, C11, C14, C24, C23): the owner's
 # plain stores of bias_held and bias_busy against the revokers' CAS and

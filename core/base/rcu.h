@@ -101,12 +101,8 @@ static inline void rcu_grace_period_ended(void)
 #endif
 }
 
-/*
- * cds_wfcq with the hand-off annotated: see above.  True if the queue held
- * nothing, not even a half-done enqueue, at the exchange (liburcu's return
- * negated: lockfree/poll.c signals on it).
- */
-static inline bool wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_tail *tail,
+/* cds_wfcq with the hand-off annotated: see above. */
+static inline void wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_tail *tail,
 				struct cds_wfcq_node *node)
 {
 	cds_wfcq_node_init(node);
@@ -124,9 +120,9 @@ static inline bool wfcq_enqueue(struct __cds_wfcq_head *head, struct cds_wfcq_ta
 	PERTURB();
 	/* Atomic, so that ThreadSanitizer sees the link as liburcu makes it. */
 	__atomic_store_n(&before->next, node, __ATOMIC_RELEASE);
-	return before == &head->node;
+	(void)head;
 #else
-	return !cds_wfcq_enqueue(head, tail, node);
+	cds_wfcq_enqueue(head, tail, node);
 #endif
 }
 
@@ -141,26 +137,6 @@ static inline struct cds_wfcq_node *wfcq_dequeue(struct __cds_wfcq_head *head,
 	PERTURB();
 	struct cds_wfcq_node *node = __cds_wfcq_dequeue_nonblocking(head, tail);
 
-	if (node != NULL && node != CDS_WFCQ_WOULDBLOCK)
-		tsan_acquire(node);
-	return node;
-}
-
-/*
- * wfcq_dequeue that also tells whether the node it took was the last one:
- * its compare-and-swap put the tail back on the head's node, so the next
- * enqueue finds the queue empty (wfcq_enqueue returns true).
- */
-static inline struct cds_wfcq_node *wfcq_dequeue_last(struct __cds_wfcq_head *head,
-						      struct cds_wfcq_tail *tail, bool *last)
-{
-	int state;
-
-	PERTURB();
-	struct cds_wfcq_node *node = __cds_wfcq_dequeue_with_state_nonblocking(head, tail,
-										&state);
-
-	*last = (state & CDS_WFCQ_STATE_LAST) != 0;
 	if (node != NULL && node != CDS_WFCQ_WOULDBLOCK)
 		tsan_acquire(node);
 	return node;

@@ -31,9 +31,9 @@
  * one (node.c recycles them in batches).
  *
  * Grants (poll.c) go to the caller's grant list (inline adapters) or the
- * adapter's poll queue, whose eventfd is readable while the queue is not
- * empty: written by the grant that finds it empty, drained by the pop that
- * empties it.
+ * adapter's poll slot (one grant at most: C11), whose eventfd is readable
+ * while the slot is full: written by the grant, drained by the poller that
+ * empties the slot.
  *
  * Invariants:
  *  - LF_CHANNEL_WAITS less LF_CHANNEL_LEFT counts nodes in WAIT_CHANNEL,
@@ -46,8 +46,9 @@
  *    word never returns to BIASED; while `bias_records` is 1 only the owner
  *    claims records naming the adapter (bias.h);
  *  - only the serving thread touches register_head and dequeues the
- *    register queue; only the channel's holder dequeues its queue; only the
- *    thread holding `polling` dequeues the poll queue;
+ *    register queue; only the channel's holder dequeues its queue;
+ *  - an adapter's poll slot holds at most one grant: its requests are
+ *    granted only while holding its channel, one at a time (C11);
  *  - a node is reused or freed only after its transfer's pointer to it is
  *    unpublished, and after an RCU grace period that starts then;
  *  - a run kept through an adapter has a record naming the adapter until
@@ -213,9 +214,7 @@ struct lf_adapter {
 	struct __cds_wfcq_head channel_queue;
 	struct cds_wfcq_tail channel_queue_tail;
 
-	struct __cds_wfcq_head poll_queue;
-	struct cds_wfcq_tail poll_queue_tail;
-	atomic_uint polling;			/* consumer token: acquire/release (lf_poll_pop) */
+	_Atomic(struct lf_node *) poll_slot;	/* the grant pending for mapreg_poll (poll.c) */
 	atomic_uint eventfd_written;		/* a write may be in the eventfd (poll.c) */
 };
 

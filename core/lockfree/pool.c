@@ -85,7 +85,7 @@ mapreg_status lf_adapter_init(struct mapreg_pool *head_pool, struct mapreg_adapt
 	struct lf_adapter *adapter = adapter_of(head);
 
 	__cds_wfcq_init(&adapter->channel_queue, &adapter->channel_queue_tail);
-	__cds_wfcq_init(&adapter->poll_queue, &adapter->poll_queue_tail);
+	atomic_init(&adapter->poll_slot, NULL);
 	/* Biased to its first taker where revoking can fence (bias.h). */
 	bool biased = bias_available() && !head_pool->unbiased;
 
@@ -108,7 +108,7 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	 * only consumer; a live request queued behind a stale FREE gets the
 	 * channel instead (channel_take_free).
 	 */
-	if (!wfcq_untouched(&adapter->poll_queue, &adapter->poll_queue_tail) ||
+	if (atomic_load_explicit(&adapter->poll_slot, memory_order_acquire) != NULL ||
 	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
 	/*
