@@ -36,7 +36,7 @@
  * Stale readers (a cancel that loaded the transfer's pointer, a thread that
  * let go of a channel and looks at a link) read a released node's request
  * and queue link until the grace period ends: the lists use fields of their
- * own (recycle_next, retired_count) and the batch's rcu head.
+ * own (recycle_next, retired_count, spare_next) and the batch's rcu head.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -48,14 +48,13 @@
 #define NODE_BATCH 64u		/* nodes per call_rcu */
 /*
  * Most nodes kept on the process-wide stack (152 bytes each on x86-64:
- * 4.75 MiB).
- * liburcu's call_rcu thread ends a grace period about every 10 ms while
- * callbacks keep coming, so a CPU that makes waiting requests uses that
- * long's worth of nodes before the first of them come back: a poll reactor
- * at 1.4 M requests a second, 14 k.  With 4096, the callback freed most
- * batches and the reactor malloc'd most nodes, across CPUs (perf: malloc
- * and _int_free 2 % of the run; A/B, one-reactor poll, mode 0: 723-737 ns
- * per request with 4096, 681-717 with 32768).
+ * 4.75 MiB).  liburcu's call_rcu thread ends a grace period about every
+ * 10 ms while callbacks keep coming, so a CPU that makes waiting requests
+ * uses that long's worth of nodes before the first of them come back: a
+ * poll reactor at 1.4 M requests a second, 14 k.  With 4096, the callback
+ * freed most batches and the reactor malloc'd most nodes, across CPUs
+ * (perf: malloc and _int_free 2 % of the run; A/B, one-reactor poll, mode
+ * 0: 723-737 ns per request with 4096, 681-717 with 32768).
  */
 #define NODE_SPARE 32768u
 

@@ -48,7 +48,8 @@ static void eventfd_signal(struct lf_adapter *adapter)
 	/*
 	 * After the write, so that a set flag means a write was made.  The
 	 * system calls are the ordering points; release and acquire keep the
-	 * flag's store and exchange on their side of them on any machine.
+	 * flag's store and the drainer's load on their side of them on any
+	 * machine.
 	 */
 	atomic_store_explicit(&adapter->eventfd_written, 1, memory_order_release);
 }

@@ -104,11 +104,13 @@ mapreg_status lf_adapter_destroy(struct mapreg_adapter *head,
 	struct lf_adapter *adapter = adapter_of(head);
 
 	/*
-	 * Taking a FREE channel whose queue is empty also makes us its queue's
-	 * only consumer; a live request queued behind a stale FREE gets the
-	 * channel instead (channel_take_free).
+	 * A grant pending for mapreg_poll: its request holds the channel, so
+	 * channel_take_free would refuse too; the relaxed look is the cheap
+	 * refusal, and orders nothing.  Taking a FREE channel whose queue is
+	 * empty also makes us its queue's only consumer; a live request queued
+	 * behind a stale FREE gets the channel instead (channel_take_free).
 	 */
-	if (atomic_load_explicit(&adapter->poll_slot, memory_order_acquire) != NULL ||
+	if (atomic_load_explicit(&adapter->poll_slot, memory_order_relaxed) != NULL ||
 	    !channel_take_free(pool, adapter, granted))
 		return MAPREG_BUSY;				/* C3 */
 	/*
