@@ -321,8 +321,14 @@ static void destroy_ephemeral(struct actor *a, uint32_t i)
 	struct sadapter *ad = &w->adapters[i];
 	bool held = churn_holds_on(w, i);
 	doing(a, "destroying an adapter");
+	pthread_mutex_lock(&ad->destroying);
 	mapreg_status st = mapreg_adapter_destroy(ad->ad);
 
+	if (st == MAPREG_OK) {
+		atomic_store(&ad->alive, false);
+		ad->ad = NULL;
+	}
+	pthread_mutex_unlock(&ad->destroying);
 	count(&a->tally.ops);
 	if (held && st != MAPREG_BUSY)
 		fail("api", "C3: destroying adapter %u that has a kept channel or run returned %s",
@@ -333,8 +339,6 @@ static void destroy_ephemeral(struct actor *a, uint32_t i)
 		fail("api", "C3: destroying adapter %u returned %s", i, mapreg_status_str(st));
 	if (requests_on(a, i))
 		fail("api", "C3: adapter %u was destroyed while a request of it was pending", i);
-	atomic_store(&ad->alive, false);
-	ad->ad = NULL;
 }
 
 /* Runs our poll-mode adapters' routines (C16); whether any ran. */

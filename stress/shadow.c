@@ -177,8 +177,18 @@ void shadow_print(struct world *w)
 	for (uint32_t i = 0; i < w->nadapters; i++) {
 		struct sadapter *ad = &w->adapters[i];
 
-		if (!atomic_load(&ad->alive))	/* ad itself is the churner's */
+		/*
+		 * `ad` is the churner's: a destroy holds `destroying` until it
+		 * has cleared `alive`, so under it a live adapter stays live.
+		 */
+		if (pthread_mutex_trylock(&ad->destroying) != 0) {
+			printf(" %c:(being destroyed)", holder_char(i + 1));
 			continue;
+		}
+		if (!atomic_load(&ad->alive)) {
+			pthread_mutex_unlock(&ad->destroying);
+			continue;
+		}
 		printf(" %c:%s%s", holder_char(i + 1),
 		       atomic_load(&ad->channel_owner) ? "held" : "free",
 		       ad->dispatch == MAPREG_DISPATCH_POLL ? "/poll" : "");
@@ -199,6 +209,7 @@ void shadow_print(struct world *w)
 				       (unsigned long long)atomic_load(&ad->poller->tally.ops));
 			printf(")");
 		}
+		pthread_mutex_unlock(&ad->destroying);
 	}
 	printf("\n");
 }

@@ -98,6 +98,13 @@ enum adapter_role {
 struct sadapter {
 	mapreg_adapter *ad;		/* NULL while an ephemeral entry is unused */
 	_Atomic bool alive;		/* ad is usable: for reports from any thread */
+	/*
+	 * Held around a destroy and its `alive` store; a report that uses `ad`
+	 * takes it with trylock and skips the adapter if it is taken, so a
+	 * report never reads an adapter while it is freed and never waits
+	 * (a failing thread may hold it: fail() does not return).
+	 */
+	pthread_mutex_t destroying;
 	uint32_t index;			/* in world.adapters; shadow tokens name it */
 	enum adapter_role role;
 	mapreg_dispatch dispatch;

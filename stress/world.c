@@ -153,6 +153,7 @@ struct world *world_create(const struct options *opt, uint32_t epoch, _Atomic ui
 		w->adapters[i].index = i;
 		w->adapters[i].role = ROLE_EPHEMERAL;
 		w->adapters[i].stop_fd = -1;
+		pthread_mutex_init(&w->adapters[i].destroying, NULL);
 	}
 	shared_adapters(w, &r);
 	adapter_add(w, w->first_probe, ROLE_PROBE, MAPREG_DISPATCH_INLINE, 0);
@@ -300,12 +301,16 @@ static void destroy_adapter(struct world *w, uint32_t i)
 
 	if (ad->ad == NULL)
 		return;
+	pthread_mutex_lock(&ad->destroying);
 	mapreg_status st = mapreg_adapter_destroy(ad->ad);
+	if (st == MAPREG_OK) {
+		ad->ad = NULL;
+		atomic_store(&ad->alive, false);
+	}
+	pthread_mutex_unlock(&ad->destroying);
 	if (st != MAPREG_OK)
 		fail("api", "C3: destroying idle adapter %u at quiescence returned %s", i,
 		     mapreg_status_str(st));
-	ad->ad = NULL;
-	atomic_store(&ad->alive, false);
 	if (ad->stop_fd >= 0)
 		close(ad->stop_fd);
 }
