@@ -240,7 +240,10 @@ static inline struct lf_node *node_of_queue(struct cds_wfcq_node *qnode)
 
 static inline struct lf_cpu *this_cpu(struct lf_pool *pool)
 {
-	return &pool->cpu[cpu_current() % pool->cpus];
+	unsigned int cpu = cpu_current();
+
+	/* A division only for a CPU beyond the pool's count (hot-added). */
+	return &pool->cpu[cpu < pool->cpus ? cpu : cpu % pool->cpus];
 }
 
 static inline struct regmap *map_of(struct lf_pool *pool)

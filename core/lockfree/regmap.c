@@ -244,7 +244,8 @@ uint32_t regmap_claim(struct regmap *map, uint32_t count, uint32_t hint, uint32_
 		return REGMAP_NONE;
 	if (hint < limit)
 		first = claim_first_fit(map, count, hint, limit, limit, boundary, rolled_back);
-	if (first == REGMAP_NONE)
+	/* Then below the hint, if there is a below: no call for nothing to search. */
+	if (first == REGMAP_NONE && hint > 0)
 		first = claim_first_fit(map, count, 0, hint < limit ? hint : limit, limit, boundary,
 					rolled_back);
 	return first;
