@@ -22,12 +22,9 @@ trap 'rm -rf "$work"' EXIT
 for copy in control plain; do
   mkdir -p "$work/$copy"
   git ls-files -z | tar -c --null -T - | tar -x -C "$work/$copy"
-  if [ "$copy" = plain ]; then
-    cp tools/plain_atomics.h "$work/plain/tools/"
-    for f in channel poll registers regmap request; do
-      sed -i '1i #include "../../tools/plain_atomics.h"' "$work/plain/core/lockfree/$f.c"
-    done
-  fi
+  [ "$copy" = control ] || for f in channel poll registers regmap request; do
+    sed -i '1i #include "../../tools/plain_atomics.h"' "$work/plain/core/lockfree/$f.c"
+  done
   (cd "$work/$copy" && build build -Dbuildtype=release -Dbench=enabled -Dtests=false \
      -Dfuzz=disabled -Dstress=disabled -Dengine=disabled -Dexamples=false)
 done
