@@ -10,6 +10,19 @@ build() {
   ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -n 60 "$dir.ninja.log"; return 1; }
 }
 
+# scratch_copy DIR: the tracked files of the working tree, copied into DIR
+# (for experiments that patch a copy: tools/*-experiment.sh).
+scratch_copy() {
+  mkdir -p "$1"
+  git ls-files -z | tar -c --null -T - | tar -x -C "$1"
+}
+
+# build_bench_only DIR: the release benchmark programs alone, configured once.
+build_bench_only() {
+  (cd "$1" && build build -Dbuildtype=release -Dbench=enabled -Dtests=false \
+     -Dfuzz=disabled -Dstress=disabled -Dengine=disabled -Dexamples=false)
+}
+
 passed=0; failed=0; skipped=0
 # suite DIR [meson test options...]: run tests in DIR and add them to the tally.
 suite() {

@@ -20,13 +20,11 @@ tools/deps.sh bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for copy in control plain; do
-  mkdir -p "$work/$copy"
-  git ls-files -z | tar -c --null -T - | tar -x -C "$work/$copy"
+  scratch_copy "$work/$copy"
   [ "$copy" = control ] || for f in channel poll registers regmap request; do
     sed -i '1i #include "../../tools/plain_atomics.h"' "$work/plain/core/lockfree/$f.c"
   done
-  (cd "$work/$copy" && build build -Dbuildtype=release -Dbench=enabled -Dtests=false \
-     -Dfuzz=disabled -Dstress=disabled -Dengine=disabled -Dexamples=false)
+  build_bench_only "$work/$copy"
 done
 
 runs=("locked control locked" "lock-free control lockfree" "lock-free,plain plain lockfree")
