@@ -133,6 +133,14 @@ struct lf_cpu {
 	 * rseq, by a relaxed fetch_add.
 	 */
 	_Atomic uint64_t counters[LF_COUNTERS];
+	/*
+	 * Where this CPU's claims of cached sizes start in the bitmap
+	 * (registers.c: claim_hints_set), set at create and grow.  Relaxed:
+	 * any value is safe, since regmap_claim searches the whole map from
+	 * a hint at or past the size it reads; a stale one only starts the
+	 * search elsewhere.
+	 */
+	_Atomic uint32_t claim_hint;
 } __attribute__((aligned(64)));
 
 struct lf_pool {
@@ -339,6 +347,7 @@ static inline bool anyone_waits_for_registers(struct lf_pool *pool)
 }
 
 /* node.c: a waiting request's copy. */
+void node_prepare(void);
 struct lf_node *node_copy(struct request *req, uint32_t state);
 void node_free(struct lf_node *node);
 void node_unpublish(struct lf_node *node);
@@ -347,6 +356,7 @@ void node_release_cancelled(struct lf_node *node);
 
 /* registers.c: claims and returns, magazine first; the wait queue (C12-C14). */
 void registers_waiter_raise(struct lf_pool *pool);
+void claim_hints_set(struct lf_pool *pool);
 uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t count,
 			      struct grant_list *granted);
 void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base base,

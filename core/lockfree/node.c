@@ -91,10 +91,20 @@ static void node_cpus_init(void)
 	node_ncpus = n;
 }
 
+/*
+ * Before a pool's first node: each pool's creation makes the lists, once,
+ * so node_cpu reads them with no once-check.  A thread that uses a node
+ * uses its pool, whose creation happens before (the caller published the
+ * pool to it), and pthread_once made the lists before that.
+ */
+void node_prepare(void)
+{
+	pthread_once(&node_cpus_once, node_cpus_init);
+}
+
 /* This thread's CPU's lists, or NULL (allocate and free alone). */
 static struct node_cpu *node_cpu(int *cpu)
 {
-	pthread_once(&node_cpus_once, node_cpus_init);
 	*cpu = rseq_cpu();
 	return *cpu >= 0 && (unsigned int)*cpu < node_ncpus ? &node_cpus[*cpu] : NULL;
 }
@@ -311,6 +321,10 @@ void node_free(struct lf_node *node)
 	rcu_free_later(&node->rcu, node_free_rcu);
 }
 #else
+void node_prepare(void)
+{
+}
+
 static struct lf_node *node_alloc(void)
 {
 	return malloc(sizeof(struct lf_node));

@@ -23,6 +23,8 @@ mapreg_status lf_pool_create(const mapreg_pool_config *cfg, struct mapreg_pool *
 	memset(pool->cpu, 0, pool->cpus * sizeof(*pool->cpu));
 	cache_init(&pool->magazines, &pool->cpu[0].cache, sizeof(*pool->cpu), pool->cpus,
 		   &pool->waiting_registers, cfg->registers);
+	claim_hints_set(pool);
+	node_prepare();
 	pthread_mutex_init(&pool->admin, NULL);
 	CDS_INIT_LIST_HEAD(&pool->adapters);
 	__cds_wfcq_init(&pool->register_queue, &pool->register_queue_tail);
@@ -65,8 +67,10 @@ mapreg_status lf_pool_grow(struct mapreg_pool *head, uint32_t registers,
 	} else if (registers > current) {
 		if (!regmap_grow(&pool->map, registers))
 			status = MAPREG_NO_MEMORY;
-		else
+		else {
 			cache_set_limit(&pool->magazines, registers);
+			claim_hints_set(pool);
+		}
 	}
 	pthread_mutex_unlock(&pool->admin);
 	if (status == MAPREG_OK)

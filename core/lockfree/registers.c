@@ -28,19 +28,27 @@
  *    apart from the low end 1.69.)
  *  - in a smaller pool, one word apart from the low end: lines of run
  *    records of their own, one line of bitmap words shared.
- * 0 for the test-only first-fit placement.
+ * Computed per CPU at create and grow (the admin lock's), not per claim.
  */
-static uint32_t claim_hint(struct lf_pool *pool, struct regmap *map, uint32_t count)
+void claim_hints_set(struct lf_pool *pool)
 {
-	uint64_t cpu = (uint64_t)(this_cpu(pool) - pool->cpu);
-	uint32_t registers = regmap_registers(map);
+	uint32_t registers = regmap_registers(map_of(pool));
 	uint64_t lines = registers / REGMAP_LINE_BITS;
 
+	for (unsigned int cpu = 0; cpu < pool->cpus; cpu++) {
+		uint64_t hint = pool->cpus <= lines ? (lines - pool->cpus + cpu) * REGMAP_LINE_BITS
+						    : (uint64_t)cpu * REGMAP_WORD_BITS;
+		atomic_store_explicit(&pool->cpu[cpu].claim_hint,
+				      hint < registers ? (uint32_t)hint : 0, memory_order_relaxed);
+	}
+}
+
+/* 0 for the test-only first-fit placement and for runs no magazine caches. */
+static uint32_t claim_hint(struct lf_pool *pool, uint32_t count)
+{
 	if (pool->head.first_fit || count > CACHE_CLASSES)
 		return 0;
-	uint64_t hint = pool->cpus <= lines ? (lines - pool->cpus + cpu) * REGMAP_LINE_BITS
-					    : cpu * REGMAP_WORD_BITS;
-	return hint < registers ? (uint32_t)hint : 0;
+	return atomic_load_explicit(&this_cpu(pool)->claim_hint, memory_order_relaxed);
 }
 
 /*
@@ -59,7 +67,7 @@ uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t
 
 	if (pool->head.first_fit ||
 	    !cache_take(&pool->magazines, map, count, &first, &moved)) {
-		uint32_t hint = claim_hint(pool, map, count);
+		uint32_t hint = claim_hint(pool, count);
 		uint32_t boundary = FAULT(FAULT_BOUNDARY_IGNORED) ? 0 : pool->head.boundary;
 
 		first = regmap_claim(map, count, hint, boundary, &rolled_back);
@@ -124,8 +132,11 @@ void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base
 /*
  * The serving role's round: grant register waiters head first while they fit
  * (C12); a head that does not fit stops the round, so nobody jumps it.
+ * Inline in both callers of serve_holding_role: a waiting request runs two
+ * rounds, and a call's saved registers cost each about 30 instructions.
  */
-static void serve_register_waiters(struct lf_pool *pool, struct grant_list *granted)
+static inline __attribute__((always_inline))
+void serve_register_waiters(struct lf_pool *pool, struct grant_list *granted)
 {
 	struct regmap *map = map_of(pool);
 
