@@ -65,9 +65,9 @@ mapreg_status lf_pool_grow(struct mapreg_pool *head, uint32_t registers,
 	if (registers < current) {
 		status = MAPREG_INVALID_PARAMETER;	/* a concurrent grow won */
 	} else if (registers > current) {
-		if (!regmap_grow(&pool->map, registers))
+		if (!regmap_grow(&pool->map, registers)) {
 			status = MAPREG_NO_MEMORY;
-		else {
+		} else {
 			cache_set_limit(&pool->magazines, registers);
 			claim_hints_set(pool);
 		}

@@ -133,7 +133,7 @@ void registers_return_slow(struct lf_pool *pool, struct regmap *map, mapreg_base
  * The serving role's round: grant register waiters head first while they fit
  * (C12); a head that does not fit stops the round, so nobody jumps it.
  * Inline in both callers of serve_holding_role: a waiting request runs two
- * rounds, and a call's saved registers cost each about 30 instructions.
+ * rounds, and each call cost about 30 instructions of saved registers.
  */
 static inline __attribute__((always_inline))
 void serve_register_waiters(struct lf_pool *pool, struct grant_list *granted)
