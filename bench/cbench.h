@@ -42,6 +42,14 @@ typedef void *(*cbench_setup_fn)(cbench_state *s);
 /* Thread 0, after every body: may set counters and report latencies. */
 typedef void (*cbench_teardown_fn)(cbench_state *s, void *shared);
 
+/*
+ * Called on thread 0 of every run, untimed, whatever becomes of the run:
+ * before the fixture's setup (after == false) and after its teardown
+ * (after == true).  For probes of the machine around each run (main.c).
+ */
+typedef void (*cbench_around_fn)(cbench_state *s, bool after);
+void cbench_around_runs(cbench_around_fn fn);
+
 /* Registration (before cbench_run).  `param` is handed back by cbench_param(). */
 cbench *cbench_register(const char *name, cbench_body_fn body, const void *param);
 void cbench_fixture(cbench *b, cbench_setup_fn setup, cbench_teardown_fn teardown);

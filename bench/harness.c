@@ -199,6 +199,12 @@ unsigned int allowed_cpu_count(void)
 	return (unsigned int)CPU_COUNT(&allowed_at_start);
 }
 
+void unpin_self(void)
+{
+	pthread_once(&allowed_once, read_allowed);
+	pthread_setaffinity_np(pthread_self(), sizeof(allowed_at_start), &allowed_at_start);
+}
+
 void pin_self(unsigned int index)
 {
 	pthread_once(&allowed_once, read_allowed);

@@ -178,6 +178,8 @@ void *bench_zalloc_lines(size_t size);
 void helper_join(pthread_t t);
 /* Pins the caller to the index-th allowed CPU (modulo their count). */
 void pin_self(unsigned int index);
+/* Lets the caller run on every CPU the process was allowed at start. */
+void unpin_self(void);
 unsigned int allowed_cpu_count(void);
 
 /*

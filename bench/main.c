@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "probe.h"
 #include "scenarios.h"
 
 #ifdef MAPREG_FAULT_INJECTION
@@ -133,6 +134,34 @@ static char **smoke_argv(int *argc, char **argv)
 	return out;
 }
 
+/*
+ * Every run is bracketed by a probe of how far apart the two CPUs are
+ * (probe.h); the larger of the two is the run's counter cpu_line_ns, which
+ * bench/report.py reads to mark runs made while lines crossed slowly.
+ * 100000 transfers: 3 ms a probe in the quick state, 16 in the slow one.
+ */
+#define LINE_PROBE_TRANSFERS 100000u
+#define LINE_PROBE_TRANSFERS_SMOKE 4002u	/* two chunks (probe.c) */
+static double line_before_run;
+
+static unsigned int line_probe_transfers(void)
+{
+	return bench_options.smoke ? LINE_PROBE_TRANSFERS_SMOKE : LINE_PROBE_TRANSFERS;
+}
+
+static void probe_around_run(cbench_state *s, bool after)
+{
+	double ns = cpu_line_transfer_ns(line_probe_transfers());
+
+	if (!after) {
+		line_before_run = ns;
+		return;
+	}
+	if (ns > 0 || line_before_run > 0)
+		cbench_counter(s, "cpu_line_ns", ns > line_before_run ? ns : line_before_run,
+			       CBENCH_VALUE);
+}
+
 static void add_context(const struct bench_backend *backends, size_t n)
 {
 	char text[256] = "", number[64];
@@ -151,6 +180,8 @@ static void add_context(const struct bench_backend *backends, size_t n)
 	cbench_context("latency_sample_every", number);
 	snprintf(number, sizeof(number), "%llu", (unsigned long long)bench_options.seed);
 	cbench_context("seed", number);
+	snprintf(number, sizeof(number), "%.1f", cpu_line_transfer_ns(line_probe_transfers()));
+	cbench_context("cpu_line_ns_at_start", number);
 }
 
 /* The process's second thread: blocked for its whole life (main). */
@@ -223,6 +254,7 @@ int main(int argc, char **argv)
 #endif
 	}
 	add_context(backends, n);
+	cbench_around_runs(probe_around_run);
 	int ran = cbench_run(a.iterations);
 	if (a.hist_out != NULL && !cbench_write_histograms(a.hist_out)) {
 		fprintf(stderr, "mapreg-bench: cannot write %s\n", a.hist_out);

@@ -25,6 +25,13 @@ import sys
 
 REFERENCE = "locked"
 BASELINE = "malloc"
+# mapreg-bench probes how long a cache line takes to cross between the two
+# CPUs it pins to, before and after every run (bench/probe.h).  A run whose
+# probe read more than SLOW_LINES times the quickest run's ran, at least in
+# part, while the vCPUs were far apart: its row's ratio is marked.
+LINE_COUNTER = "cpu_line_ns"
+SLOW_LINES = 2.0
+SLOW_MARK = " († %s)"
 
 
 def parse_run_name(run_name, flags=None):
@@ -62,14 +69,20 @@ class Run:
         self.scenario, self.backend, self.params = parse_run_name(run_name, self.flags)
         self.values = {}
         self.cv = {}
+        self.mean = {}
         if "median" in aggregates:
             self.values = self._figures(aggregates["median"])
             if "cv" in aggregates:
                 self.cv = self._figures(aggregates["cv"], raw=True)
+            if "mean" in aggregates:
+                self.mean = self._figures(aggregates["mean"])
         else:
             figures = [self._figures(e) for e in entries]
             for key in figures[0]:
                 self.values[key] = median([f[key] for f in figures if key in f])
+            for key in figures[0]:
+                picked = [f[key] for f in figures if key in f]
+                self.mean[key] = sum(picked) / len(picked)
         self.repetitions = max(1, len(entries))
 
     @staticmethod
@@ -89,6 +102,11 @@ class Run:
 
     def get(self, key):
         return self.values.get(key)
+
+    def line_ns(self):
+        """The cross-CPU line probe around this run: the mean of its repetitions, so
+        that one repetition in the slow state shows (mapreg-bench's cpu_line_ns)."""
+        return self.mean.get(LINE_COUNTER, self.values.get(LINE_COUNTER))
 
     def row_key(self):
         return tuple(sorted((k, v) for k, v in self.params.items()))
@@ -181,6 +199,17 @@ def speedup(kind, mine, reference):
     return reference / mine if kind == "time" else mine / reference
 
 
+def line_quickest(runs):
+    probes = [r.get(LINE_COUNTER) for r in runs if r.get(LINE_COUNTER)]
+    return min(probes) if probes else None
+
+
+def slow_lines(run, quickest):
+    """Whether `run` ran (in part) while lines crossed CPUs slowly."""
+    ns = run.line_ns() if run is not None else None
+    return bool(ns and quickest and ns > SLOW_LINES * quickest)
+
+
 def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
     mine = [r for r in runs if r.scenario == name and r.backend != BASELINE]
     if not mine:
@@ -197,6 +226,8 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
     rows = {}
     for r in mine:
         rows.setdefault(r.row_key(), {})[r.backend] = r
+    quickest = line_quickest(runs)
+    marked = 0
     lines = ["### %s" % title, ""]
     if base_value is not None:
         lines += ["glibc malloc(64)+free baseline: %s ns/op (p99 %s ns)." % (
@@ -221,8 +252,14 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
         if REFERENCE in backends:
             for b in others:
                 run = by_backend.get(b)
-                cells.append(fmt(speedup(kind, primary(run) if run else None,
-                                         primary(ref) if ref else None)))
+                cell = fmt(speedup(kind, primary(run) if run else None,
+                                   primary(ref) if ref else None))
+                slow = [name for name, r in ((REFERENCE, ref), (b, run))
+                        if slow_lines(r, quickest)]
+                if slow:
+                    cell += SLOW_MARK % ("both" if len(slow) == 2 else slow[0])
+                    marked += 1
+                cells.append(cell)
         if base_value is not None:
             for b in backends:
                 run = by_backend.get(b)
@@ -233,6 +270,11 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
                 run = by_backend.get(b)
                 cells.append(fmt(run.get(e) if run else None))
         lines.append("| " + " | ".join(cells) + " |")
+    if marked:
+        lines += ["", "(† backend) that backend's run of this row ran, in at least one "
+                  "repetition, while a cache line took more than %gx the quickest probe's "
+                  "time to cross between the CPUs (cpu_line_ns above); with one side "
+                  "marked, the two sides did not run on the same machine." % SLOW_LINES]
     return lines + [""]
 
 
@@ -251,6 +293,23 @@ def machine_summary(path):
     return ["- machine (lscpu): " + "; ".join(out)] if out else []
 
 
+def line_summary(context, runs):
+    """One line on the cross-CPU probe: how quick, how slow, how many runs marked."""
+    probed = [r for r in runs if r.line_ns()]
+    if not probed:
+        return []
+    quickest = line_quickest(runs)
+    slowest = max(r.line_ns() for r in probed)
+    slow = sum(1 for r in probed if slow_lines(r, quickest))
+    text = ("- cpu_line_ns (one cache line's trip between the two pinned CPUs, probed "
+            "before and after every run): quickest run %s ns, slowest %s; %d of %d runs "
+            "above %gx the quickest" % (fmt(quickest), fmt(slowest), slow, len(probed),
+                                        SLOW_LINES))
+    if "cpu_line_ns_at_start" in context:
+        text += " (at start: %s ns)" % context["cpu_line_ns_at_start"]
+    return [text]
+
+
 def markdown(context, runs, backends, machine=None, command=None):
     lines = ["## Results", ""]
     if command:
@@ -265,7 +324,9 @@ def markdown(context, runs, backends, machine=None, command=None):
                 value = ", ".join("%.2f" % v for v in value)
             lines.append("- %s: %s" % (k, value))
     lines += ["- runs: medians of the repetitions where repeated (±: coefficient of "
-              "variation across them)", ""]
+              "variation across them)"]
+    lines += line_summary(context, runs)
+    lines += [""]
     for spec in SCENARIOS:
         lines += scenario_table(*spec, runs, backends)
     return "\n".join(lines)

@@ -18,6 +18,36 @@ import sys
 import tempfile
 
 
+def entry(name, aggregate, real_time, line_ns):
+    return {"name": name + "_" + aggregate, "run_name": name, "run_type": "aggregate",
+            "aggregate_name": aggregate, "real_time": real_time, "cpu_time": real_time,
+            "time_unit": "ns", "items_per_second": 1e9 / real_time, "cpu_line_ns": line_ns}
+
+
+def slow_row_marked(report, tmp):
+    """A row whose run probed slow lines is marked, and only that row (synthetic runs)."""
+    runs = []
+    for adapters, slow in ((1, False), (4, True)):
+        for backend, ns in (("locked", 500.0), ("lockfree", 250.0)):
+            name = "exhaustion/%s/adapters:%d/real_time/threads:1" % (backend, adapters)
+            line = 160.0 if slow and backend == "lockfree" else 30.0
+            runs += [entry(name, "median", ns, 30.0), entry(name, "mean", ns, line)]
+    path = os.path.join(tmp, "synthetic.json")
+    with open(path, "w") as f:
+        json.dump({"context": {}, "benchmarks": runs}, f)
+    out = subprocess.run([sys.executable, report, "--json", path, "--no-plots"],
+                         capture_output=True, text=True).stdout
+    rows = {line.split(" |")[0]: line for line in out.splitlines() if line.startswith("| adapters")}
+    failures = []
+    if "(† lockfree)" not in rows.get("| adapters=4 threads=1", ""):
+        failures.append("the row with a slow probe is not marked with its side")
+    if "(†" in rows.get("| adapters=1 threads=1", "(†"):
+        failures.append("a row with quick probes is marked")
+    if "1 of 4 runs above 2x the quickest" not in out:
+        failures.append("the probe summary does not count the slow run")
+    return failures
+
+
 def main():
     bench, report = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,9 +87,14 @@ def main():
                 path = os.path.join(tmp, png)
                 if not os.path.exists(path) or os.path.getsize(path) == 0:
                     failures.append("no plot %s" % png)
+        # With two CPUs to pin to, every run was probed (bench/probe.h).
+        probed = len(os.sched_getaffinity(0)) >= 2
+        if probed and "cpu_line_ns (one cache line" not in table:
+            failures.append("table lacks the cross-CPU probe's summary")
+        failures += slow_row_marked(report, tmp)
         for f in failures:
             print("FAIL:", f)
-        checks = 7 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
+        checks = 11 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
         print("%d passed, %d failed" % (checks - len(failures), len(failures)))
         return 1 if failures else 0
 

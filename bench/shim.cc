@@ -67,6 +67,7 @@ std::map<std::pair<std::string, std::string>, Series> series;
 std::vector<std::pair<std::string, std::string>> context;
 std::vector<int> allowed_cpus;
 void (*user_help)(void);
+cbench_around_fn around_runs;
 
 } // namespace
 
@@ -214,6 +215,8 @@ void run_thread(cbench *b, benchmark::State &st)
 	PinGuard pin(b, st);
 
 	if (st.thread_index() == 0) {
+		if (around_runs != nullptr)
+			around_runs(&s, false);
 		b->first_start = 0;
 		b->last_end = 0;
 		b->shared = b->setup != nullptr ? b->setup(&s) : nullptr;
@@ -230,6 +233,8 @@ void run_thread(cbench *b, benchmark::State &st)
 	b->barrier.wait(st.threads());
 	if (st.thread_index() == 0 && !b->setup_failed && b->teardown != nullptr)
 		b->teardown(&s, b->shared);
+	if (st.thread_index() == 0 && around_runs != nullptr)
+		around_runs(&s, true);
 }
 
 void print_help()
@@ -499,6 +504,11 @@ void cbench_report_series(cbench_state *s, const char *metric, int count, const 
 	kept.points.clear();
 	for (int i = 0; i < count; i++)
 		kept.points.emplace_back(x[i], y[i]);
+}
+
+void cbench_around_runs(cbench_around_fn fn)
+{
+	around_runs = fn;
 }
 
 void cbench_context(const char *key, const char *value)

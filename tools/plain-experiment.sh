@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# An experiment, not a build of the library: how much of a one-thread
-# shape's cost is the lock-free protocol's locked instructions.  Copies the
-# working tree twice into a scratch directory, includes
-# tools/plain_atomics.h first into the protocol's files of one copy (every
-# read-modify-write and fence made a relaxed load and store: right for one
-# thread only), builds both alike, counts both under callgrind
-# (tools/count.py), then times bench/cycles SHAPE in turns: the locked
-# backend, the lock-free one, and the lock-free one with no locked
-# instruction.  BENCHMARKS.md, "Not the locked instructions", is its first
-# run.  Nothing of the plain copy is installed or kept.
+# An experiment, not a build of the library: what a one-thread path could
+# save on a one-thread shape, piece by piece.  Copies the working tree into
+# scratch directories, each changed in a way that is correct for one thread
+# only, builds them alike, counts them under callgrind (tools/count.py),
+# then times bench/cycles SHAPE in turns:
+#   locked              the locked backend, as built;
+#   locked,no-mutex     its mutex a compiler barrier (tools/no_mutex.h): the
+#                       ceiling of any one-thread path on the shape, the
+#                       sequential algorithm with nothing to exclude anyone;
+#   lock-free           the lock-free backend, as built;
+#   lock-free,plain     tools/plain_atomics.h first into the protocol's
+#                       files: every read-modify-write and fence a relaxed
+#                       load and store, the same instructions, none locked;
+#   lock-free,plain,hot also a released node goes straight back to its
+#                       CPU's free list, reused hot instead of after a grace
+#                       period (no other thread can be reading it).
+# BENCHMARKS.md, "Not the locked instructions" and "What one thread alone
+# could save", are its runs.  Nothing of the copies is installed or kept.
 #
 # Usage: tools/plain-experiment.sh [SHAPE [ROUNDS [N]]]     (poll 4 2000000)
 set -euo pipefail
@@ -19,15 +27,43 @@ tools/deps.sh bench
 . tools/lib.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for copy in control plain; do
-  scratch_copy "$work/$copy"
-  [ "$copy" = control ] || for f in channel poll registers regmap request; do
-    sed -i '1i #include "../../tools/plain_atomics.h"' "$work/plain/core/lockfree/$f.c"
+
+# one_thread COPY: the plain atomics and the mutex-free locked backend.
+one_thread() {
+  for f in channel poll registers regmap request; do
+    sed -i '1i #include "../../tools/plain_atomics.h"' "$1/core/lockfree/$f.c"
   done
+  for f in bitmap grants pool request; do
+    sed -i '1i #include "../../tools/no_mutex.h"' "$1/core/locked/$f.c"
+  done
+}
+
+# hot_nodes COPY: node_free pushes on the free list, not the retired one.
+hot_nodes() {
+  /usr/bin/python3 - "$1/core/lockfree/node.c" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+old = "if (!list_push(&mine->retired, cpu, node, &retired))\n\t\t\tcontinue;\n"
+new = "if (!list_push(&mine->free, cpu, node, &retired))\n\t\t\tcontinue;\n\t\treturn;\n"
+if src.count(old) != 1:
+    sys.exit("plain-experiment: node_free has changed; update hot_nodes()")
+open(path, "w").write(src.replace(old, new))
+PY
+}
+
+for copy in control plain hot; do
+  scratch_copy "$work/$copy"
+  case $copy in
+    plain) one_thread "$work/$copy" ;;
+    hot) one_thread "$work/$copy"; hot_nodes "$work/$copy" ;;
+  esac
   build_bench_only "$work/$copy"
 done
 
-runs=("locked control locked" "lock-free control lockfree" "lock-free,plain plain lockfree")
+runs=("locked control locked" "locked,no-mutex plain locked"
+      "lock-free control lockfree" "lock-free,plain plain lockfree"
+      "lock-free,plain,hot hot lockfree")
 echo "Counted (callgrind, $shape):"
 /usr/bin/python3 - "$work" "$shape" "${runs[@]}" <<'PY'
 import sys
@@ -39,7 +75,7 @@ for run in sys.argv[3:]:
     hooked = backend == "lockfree"
     binary = f"{work}/{copy}/build/bench/" + ("cycles-hooked" if hooked else "cycles")
     ins, locked = count.measure(binary, shape, backend, {"MAPREG_ASSUME_RSEQ": "1"} if hooked else {})
-    print(f"  {label:<16} {ins:6.0f} instructions {locked:6.2f} locked")
+    print(f"  {label:<20} {ins:6.0f} instructions {locked:6.2f} locked")
 PY
 
 echo "Timed ($rounds rounds of bench/cycles $shape B $n, ns per cycle):"
