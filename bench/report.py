@@ -11,7 +11,10 @@ bench.json is Google Benchmark's --benchmark_out; hist.json is mapreg-bench's
 (--benchmark_repetitions), else at its single measurement.  Every backend
 found is a column; ratios compare each backend with 'locked' (the reference
 design) and the fast path also with glibc malloc(64)/free.  With only
-'locked' present the ratio columns are simply left out.
+'locked' present the ratio columns are simply left out.  Where runs carry
+mapreg-bench's cross-CPU probe (cpu_line_ns), rows a side of which ran while
+lines crossed slowly are marked, and given the ratio of the repetitions both
+sides made in one state.
 
 Plots (matplotlib, Debian's python3-matplotlib: run with /usr/bin/python3):
 throughput vs threads (scaling), grant-latency CDF and percentile spectrum
@@ -84,6 +87,9 @@ class Run:
                 picked = [f[key] for f in figures if key in f]
                 self.mean[key] = sum(picked) / len(picked)
         self.repetitions = max(1, len(entries))
+        # Each repetition's own figures, where the JSON has them (tools/bench.sh
+        # writes them beside the aggregates): for comparing like with like.
+        self.reps = [Repetition(self.flags, self._figures(e)) for e in entries]
 
     @staticmethod
     def _figures(entry, raw=False):
@@ -104,12 +110,27 @@ class Run:
         return self.values.get(key)
 
     def line_ns(self):
-        """The cross-CPU line probe around this run: the mean of its repetitions, so
-        that one repetition in the slow state shows (mapreg-bench's cpu_line_ns)."""
+        """The cross-CPU line probe around this run: the slowest repetition's where
+        they are known, else their mean, so that one repetition in the slow state
+        shows (mapreg-bench's cpu_line_ns)."""
+        probes = [r.get(LINE_COUNTER) for r in self.reps if r.get(LINE_COUNTER)]
+        if probes:
+            return max(probes)
         return self.mean.get(LINE_COUNTER, self.values.get(LINE_COUNTER))
 
     def row_key(self):
         return tuple(sorted((k, v) for k, v in self.params.items()))
+
+
+class Repetition:
+    """One repetition of a run, read through the same accessors as a Run."""
+
+    def __init__(self, flags, figures):
+        self.flags = flags
+        self.figures = figures
+
+    def get(self, key):
+        return self.figures.get(key)
 
 
 def load_runs(path):
@@ -210,6 +231,25 @@ def slow_lines(run, quickest):
     return bool(ns and quickest and ns > SLOW_LINES * quickest)
 
 
+def same_state_speedup(kind, primary, run, ref, quickest):
+    """The speed-up from the repetitions of both sides that ran in one machine
+    state (the quick one if both have some there), as text, or None."""
+    if run is None or ref is None or not run.reps or not ref.reps or not quickest:
+        return None
+
+    def state(rep):
+        ns = rep.get(LINE_COUNTER)
+        return "slow" if ns and ns > SLOW_LINES * quickest else "quick"
+
+    for wanted in ("quick", "slow"):
+        mine = [primary(r) for r in run.reps if state(r) == wanted and primary(r)]
+        theirs = [primary(r) for r in ref.reps if state(r) == wanted and primary(r)]
+        if mine and theirs:
+            return "%s (%s: %d / %d)" % (fmt(speedup(kind, median(mine), median(theirs))),
+                                         wanted, len(theirs), len(mine))
+    return "-"
+
+
 def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
     mine = [r for r in runs if r.scenario == name and r.backend != BASELINE]
     if not mine:
@@ -218,8 +258,13 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
     base_value = primary(baseline[0]) if baseline else None
     others = [b for b in backends if b != REFERENCE]
     header = ["run"] + ["%s %s" % (b, unit) for b in backends]
+    # The same-state column, where repetitions were kept with their probes.
+    paired = REFERENCE in backends and any(
+        rep.get(LINE_COUNTER) for r in mine for rep in r.reps)
     if REFERENCE in backends:
         header += ["%s speed-up vs %s" % (b, REFERENCE) for b in others]
+    if paired:
+        header += ["same state (repetitions %s / %s)" % (REFERENCE, b) for b in others]
     if base_value is not None:
         header += ["%s cost in mallocs" % b for b in backends]
     header += ["%s %s" % (b, e) for e in extras for b in backends]
@@ -250,6 +295,7 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
             cells.append(cell)
         ref = by_backend.get(REFERENCE)
         if REFERENCE in backends:
+            same = []
             for b in others:
                 run = by_backend.get(b)
                 cell = fmt(speedup(kind, primary(run) if run else None,
@@ -260,6 +306,11 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
                     cell += SLOW_MARK % ("both" if len(slow) == 2 else slow[0])
                     marked += 1
                 cells.append(cell)
+                # Only where a mark says the sides may differ: else it is the ratio.
+                same.append(same_state_speedup(kind, primary, run, ref, quickest) or "-"
+                            if slow else "")
+            if paired:
+                cells += same
         if base_value is not None:
             for b in backends:
                 run = by_backend.get(b)
@@ -274,7 +325,10 @@ def scenario_table(name, title, unit, primary, kind, extras, runs, backends):
         lines += ["", "(† backend) that backend's run of this row ran, in at least one "
                   "repetition, while a cache line took more than %gx the quickest probe's "
                   "time to cross between the CPUs (cpu_line_ns above); with one side "
-                  "marked, the two sides did not run on the same machine." % SLOW_LINES]
+                  "marked, the two sides did not run on the same machine.  \"same "
+                  "state\": the speed-up from the medians of the repetitions that ran in "
+                  "one state on both sides (the quick one where both have some), and how "
+                  "many; - where no state holds both." % SLOW_LINES]
     return lines + [""]
 
 

@@ -19,32 +19,60 @@ import tempfile
 
 
 def entry(name, aggregate, real_time, line_ns):
-    return {"name": name + "_" + aggregate, "run_name": name, "run_type": "aggregate",
-            "aggregate_name": aggregate, "real_time": real_time, "cpu_time": real_time,
-            "time_unit": "ns", "items_per_second": 1e9 / real_time, "cpu_line_ns": line_ns}
+    """A run's aggregate (aggregate: "median", "mean") or, with None, a repetition."""
+    out = {"name": name, "run_name": name, "run_type": "iteration", "real_time": real_time,
+           "cpu_time": real_time, "time_unit": "ns", "items_per_second": 1e9 / real_time,
+           "cpu_line_ns": line_ns}
+    if aggregate is not None:
+        out.update(name=name + "_" + aggregate, run_type="aggregate", aggregate_name=aggregate)
+    return out
+
+
+def cells_of(out, key):
+    """The row's cells after its name: values, ratio, same-state ratio, ..."""
+    line = next((line for line in out.splitlines() if line.startswith("| " + key + " |")), "")
+    return [c.strip() for c in line.strip("|").split("|")][1:] + ["", "", "", ""]
 
 
 def slow_row_marked(report, tmp):
-    """A row whose run probed slow lines is marked, and only that row (synthetic runs)."""
+    """Rows whose runs probed slow lines are marked, with their side, and get the
+    ratio of the repetitions made in one state; a row probed quick is not marked
+    (synthetic runs: three repetitions a side, ns a request and probe each)."""
+    rows = {
+        1: {"locked": [(500, 30)] * 3, "lockfree": [(250, 30)] * 3},
+        4: {"locked": [(500, 30)] * 3, "lockfree": [(250, 30), (250, 30), (800, 160)]},
+        8: {"locked": [(500, 30), (500, 30), (1500, 160)],
+            "lockfree": [(250, 30), (800, 160), (800, 160)]},
+        16: {"locked": [(500, 30)] * 3, "lockfree": [(800, 160)] * 3},
+    }
     runs = []
-    for adapters, slow in ((1, False), (4, True)):
-        for backend, ns in (("locked", 500.0), ("lockfree", 250.0)):
+    for adapters, sides in rows.items():
+        for backend, reps in sides.items():
             name = "exhaustion/%s/adapters:%d/real_time/threads:1" % (backend, adapters)
-            line = 160.0 if slow and backend == "lockfree" else 30.0
-            runs += [entry(name, "median", ns, 30.0), entry(name, "mean", ns, line)]
+            times = sorted(ns for ns, _ in reps)
+            runs += [entry(name, None, ns, line) for ns, line in reps]
+            runs += [entry(name, "median", times[1], 30.0),
+                     entry(name, "mean", sum(times) / 3, sum(p for _, p in reps) / 3)]
     path = os.path.join(tmp, "synthetic.json")
     with open(path, "w") as f:
         json.dump({"context": {}, "benchmarks": runs}, f)
     out = subprocess.run([sys.executable, report, "--json", path, "--no-plots"],
                          capture_output=True, text=True).stdout
-    rows = {line.split(" |")[0]: line for line in out.splitlines() if line.startswith("| adapters")}
     failures = []
-    if "(† lockfree)" not in rows.get("| adapters=4 threads=1", ""):
-        failures.append("the row with a slow probe is not marked with its side")
-    if "(†" in rows.get("| adapters=1 threads=1", "(†"):
+    quick, one_slow, both, apart = (cells_of(out, "adapters=%d threads=1" % a)
+                                    for a in (1, 4, 8, 16))
+    if "(†" in quick[2]:
         failures.append("a row with quick probes is marked")
-    if "1 of 4 runs above 2x the quickest" not in out:
-        failures.append("the probe summary does not count the slow run")
+    if not one_slow[2].endswith("(† lockfree)"):
+        failures.append("the row with a slow repetition is not marked with its side")
+    if one_slow[3] != "2 (quick: 3 / 2)":
+        failures.append("the same-state ratio is not the quick repetitions' 2x")
+    if both[3] != "2 (quick: 2 / 1)":
+        failures.append("with both states on both sides, the same-state ratio is not the quick one")
+    if apart[3] != "-":
+        failures.append("sides in different states have a same-state ratio")
+    if "4 of 8 runs above 2x the quickest" not in out:
+        failures.append("the probe summary does not count the slow runs")
     return failures
 
 
@@ -94,7 +122,7 @@ def main():
         failures += slow_row_marked(report, tmp)
         for f in failures:
             print("FAIL:", f)
-        checks = 11 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
+        checks = 14 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
         print("%d passed, %d failed" % (checks - len(failures), len(failures)))
         return 1 if failures else 0
 

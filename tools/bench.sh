@@ -3,7 +3,7 @@
 # release build in build-bench/, runs every scenario against every backend
 # the library serves (and the glibc malloc baseline) in one process, and
 # writes under build-bench/results/:
-#   bench.json  Google Benchmark JSON (medians of the repetitions)
+#   bench.json  Google Benchmark JSON (every repetition, and their medians)
 #   hist.json   latency histograms and series (mapreg-bench --hist-out)
 #   results.md  the table of ratios, also printed at the end
 #   *.png       throughput vs threads, grant-latency CDF, largest free run
@@ -38,7 +38,7 @@ build-bench/bench/mapreg-bench \
   --benchmark_min_time="${BENCH_MIN_TIME:-0.2}" \
   --benchmark_repetitions="${BENCH_REPETITIONS:-3}" \
   --benchmark_enable_random_interleaving=true \
-  --benchmark_report_aggregates_only=true \
+  --benchmark_display_aggregates_only=true \
   --benchmark_out="$out/bench.json" --benchmark_out_format=json \
   --hist-out="$out/hist.json" "$@" >"$out/console.txt" || rc=$?
 if [ "$rc" -ne 0 ] && [ ${#publish[@]} -gt 0 ]; then
