@@ -65,7 +65,10 @@ static void print_help(void)
 	       "  --iterations=N       run every benchmark exactly N iterations\n"
 	       "  --clock=tsc|gettime  timestamp source for latencies (default tsc\n"
 	       "                       when the CPU has an invariant TSC)\n"
-	       "  --seed=N             seed of the scenarios' random draws\n\n"
+	       "  --seed=N             seed of the scenarios' random draws\n"
+	       "  --deferred-cpu=N     run the lock-free backend's deferred frees on CPU N\n"
+	       "                       (mapreg_deferred_cpus; the churn scenarios' submitter\n"
+	       "                       is pinned to the first CPU, its freer to the second)\n\n"
 	       "Must hold in every run (a run fails, and the exit status is 1, if not):\n"
 	       "double_grants, fifo_inversions, routine_after_cancel, leaked_* = 0.\n\n"
 	       "Google Benchmark options:\n");
@@ -78,6 +81,7 @@ struct args {
 	const char *hist_out;
 	bool list_backends;
 	bool tsc;
+	long deferred_cpu;	/* -1: the library's default */
 };
 
 /* Takes our options out of argv; returns false on a malformed one. */
@@ -106,6 +110,8 @@ static bool take_options(int *argc, char **argv, struct args *a)
 			a->fault = arg + 8;
 		else if (strncmp(arg, "--seed=", 7) == 0)
 			bench_options.seed = strtoull(arg + 7, NULL, 0);
+		else if (strncmp(arg, "--deferred-cpu=", 15) == 0)
+			a->deferred_cpu = strtol(arg + 15, NULL, 0);
 		else if (strncmp(arg, "--clock", 7) == 0 || strncmp(arg, "--backend", 9) == 0)
 			return fprintf(stderr, "mapreg-bench: bad option %s\n", arg), false;
 		else
@@ -162,6 +168,14 @@ static void probe_around_run(cbench_state *s, bool after)
 			       CBENCH_VALUE);
 }
 
+static const char *argv_number(long value)
+{
+	static char text[32];
+
+	snprintf(text, sizeof(text), "%ld", value);
+	return text;
+}
+
 static void add_context(const struct bench_backend *backends, size_t n)
 {
 	char text[256] = "", number[64];
@@ -194,7 +208,7 @@ static void *idle_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .tsc = true };
+	struct args a = { .tsc = true, .deferred_cpu = -1 };
 	/*
 	 * A program that uses mapreg has more threads than the one calling it,
 	 * and they are alive.  glibc skips a mutex's atomics while the process
@@ -252,6 +266,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mapreg-bench: --fault needs mapreg-bench-faulty\n");
 		return 2;
 #endif
+	}
+	if (a.deferred_cpu >= 0) {
+		unsigned int cpu = (unsigned int)a.deferred_cpu;
+		if (mapreg_deferred_cpus(&cpu, 1) != MAPREG_OK) {
+			fprintf(stderr, "mapreg-bench: --deferred-cpu=%ld refused\n", a.deferred_cpu);
+			return 2;
+		}
+		cbench_context("deferred_cpu", argv_number(a.deferred_cpu));
 	}
 	add_context(backends, n);
 	cbench_around_runs(probe_around_run);

@@ -491,6 +491,8 @@ static void call_poll_and_helpers(void)
 			fuzz_fail("mapreg_status_str(%d) = %s", s, name ? name : "NULL");
 		if (mapreg_pool_backend(NULL) != -1)
 			fuzz_fail("mapreg_pool_backend(NULL) != -1");
+		if (mapreg_deferred_cpus(NULL, (size_t)s) != MAPREG_INVALID_PARAMETER)
+			fuzz_fail("mapreg_deferred_cpus(NULL, %d) accepted", s);
 		break;
 	}
 	default: {	/* C26 against 128-bit arithmetic */

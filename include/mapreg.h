@@ -379,6 +379,21 @@ int mapreg_pool_backend(const mapreg_pool *pool);
  */
 void mapreg_barrier(void);
 
+/*
+ * Where those deferred frees run: the CPUs `cpus[0..count)` from now on
+ * (and from the thread's start, if it has not started).  By default it may
+ * run on every CPU the process had when the library was loaded.  Its grace
+ * periods preempt whatever runs on its CPU for tens of microseconds about
+ * every 10 ms while requests keep waiting: a program whose completions
+ * (the frees that grant waiters) run on known CPUs can keep it off them
+ * (BENCHMARKS.md, "Where the call_rcu thread runs").  The thread is
+ * liburcu's default call_rcu thread, shared with the program's own use of
+ * liburcu (memb flavour).  MAPREG_OK, or MAPREG_INVALID_PARAMETER, with
+ * nothing changed, for NULL, a count of 0, or a CPU the process could not
+ * use when the library was loaded.
+ */
+mapreg_status mapreg_deferred_cpus(const unsigned int *cpus, size_t count);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -123,6 +123,13 @@ void mapreg_barrier(void)
 		rcu_wait_for_callbacks();
 }
 
+mapreg_status mapreg_deferred_cpus(const unsigned int *cpus, size_t count)
+{
+	if (cpus == NULL || count == 0 || !rcu_callback_cpus_choose(cpus, count))
+		return MAPREG_INVALID_PARAMETER;
+	return MAPREG_OK;
+}
+
 #ifdef MAPREG_FAULT_INJECTION
 void mapreg_pool_place_first_fit(mapreg_pool *pool)
 {

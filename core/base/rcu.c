@@ -49,6 +49,17 @@ static cpu_set_t process_cpus;
 static bool process_cpus_known;
 static pthread_once_t callback_thread_once = PTHREAD_ONCE_INIT;
 
+/*
+ * A program may choose the thread's CPUs instead (mapreg_deferred_cpus):
+ * on a machine where one CPU grants (frees registers that waiters get),
+ * the thread's grace periods preempting it delay every grant behind them.
+ * callback_lock orders a choice against the placement at the first
+ * call_rcu: whichever comes second applies the choice.
+ */
+static pthread_mutex_t callback_lock = PTHREAD_MUTEX_INITIALIZER;
+static cpu_set_t callback_chosen;
+static bool callback_chosen_known, callback_placed;
+
 __attribute__((constructor))
 static void rcu_read_process_cpus(void)
 {
@@ -59,9 +70,41 @@ static void callback_thread_place(void)
 {
 	struct call_rcu_data *crdp = urcu_memb_get_default_call_rcu_data();
 
-	if (crdp != NULL && process_cpus_known)
-		pthread_setaffinity_np(urcu_memb_get_call_rcu_thread(crdp), sizeof(process_cpus),
-				       &process_cpus);
+	if (crdp == NULL)
+		return;
+	pthread_mutex_lock(&callback_lock);
+	const cpu_set_t *cpus = callback_chosen_known ? &callback_chosen
+			      : process_cpus_known ? &process_cpus
+						   : NULL;
+	if (cpus != NULL)
+		pthread_setaffinity_np(urcu_memb_get_call_rcu_thread(crdp), sizeof(*cpus), cpus);
+	callback_placed = true;
+	pthread_mutex_unlock(&callback_lock);
+}
+
+bool rcu_callback_cpus_choose(const unsigned int *cpus, size_t count)
+{
+	cpu_set_t chosen;
+	bool applied = true;
+
+	CPU_ZERO(&chosen);
+	for (size_t i = 0; i < count; i++) {
+		if (cpus[i] >= CPU_SETSIZE ||
+		    (process_cpus_known && !CPU_ISSET(cpus[i], &process_cpus)))
+			return false;
+		CPU_SET(cpus[i], &chosen);
+	}
+	pthread_mutex_lock(&callback_lock);
+	if (callback_placed)
+		applied = pthread_setaffinity_np(
+				  urcu_memb_get_call_rcu_thread(urcu_memb_get_default_call_rcu_data()),
+				  sizeof(chosen), &chosen) == 0;
+	if (applied) {
+		callback_chosen = chosen;
+		callback_chosen_known = true;
+	}
+	pthread_mutex_unlock(&callback_lock);
+	return applied;
 }
 
 void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head))

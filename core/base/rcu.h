@@ -84,6 +84,14 @@ void rcu_free_later(struct rcu_head *head, void (*free_fn)(struct rcu_head *head
 /* Waits until every rcu_free_later() so far has run (mapreg_barrier). */
 void rcu_wait_for_callbacks(void);
 
+/*
+ * The CPUs the call_rcu thread runs on, from now on and once it starts
+ * (mapreg_deferred_cpus): false, and nothing changed, if one of them is
+ * not a CPU the process could use when it was loaded, or the kernel
+ * refuses the set.
+ */
+bool rcu_callback_cpus_choose(const unsigned int *cpus, size_t count);
+
 #if defined(MAPREG_FAULT_INJECTION) || defined(MAPREG_RSEQ_ASSUMABLE)
 /*
  * Starts liburcu's call_rcu thread now rather than at the first
