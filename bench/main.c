@@ -168,14 +168,6 @@ static void probe_around_run(cbench_state *s, bool after)
 			       CBENCH_VALUE);
 }
 
-static const char *argv_number(long value)
-{
-	static char text[32];
-
-	snprintf(text, sizeof(text), "%ld", value);
-	return text;
-}
-
 static void add_context(const struct bench_backend *backends, size_t n)
 {
 	char text[256] = "", number[64];
@@ -269,11 +261,14 @@ int main(int argc, char **argv)
 	}
 	if (a.deferred_cpu >= 0) {
 		unsigned int cpu = (unsigned int)a.deferred_cpu;
+		char text[32];
+
 		if (mapreg_deferred_cpus(&cpu, 1) != MAPREG_OK) {
 			fprintf(stderr, "mapreg-bench: --deferred-cpu=%ld refused\n", a.deferred_cpu);
 			return 2;
 		}
-		cbench_context("deferred_cpu", argv_number(a.deferred_cpu));
+		snprintf(text, sizeof(text), "%u", cpu);
+		cbench_context("deferred_cpu", text);
 	}
 	add_context(backends, n);
 	cbench_around_runs(probe_around_run);

@@ -83,9 +83,6 @@ class Run:
             figures = [self._figures(e) for e in entries]
             for key in figures[0]:
                 self.values[key] = median([f[key] for f in figures if key in f])
-            for key in figures[0]:
-                picked = [f[key] for f in figures if key in f]
-                self.mean[key] = sum(picked) / len(picked)
         self.repetitions = max(1, len(entries))
         # Each repetition's own figures, where the JSON has them (tools/bench.sh
         # writes them beside the aggregates): for comparing like with like.
@@ -111,8 +108,8 @@ class Run:
 
     def line_ns(self):
         """The cross-CPU line probe around this run: the slowest repetition's where
-        they are known, else their mean, so that one repetition in the slow state
-        shows (mapreg-bench's cpu_line_ns)."""
+        they are known, else their mean aggregate, so that one repetition in the
+        slow state shows (mapreg-bench's cpu_line_ns)."""
         probes = [r.get(LINE_COUNTER) for r in self.reps if r.get(LINE_COUNTER)]
         if probes:
             return max(probes)

@@ -27,11 +27,11 @@ sed -i '1i #include "../../tools/batch_callbacks.h"' "$work/core/base/rcu.c"
 build_bench_only "$work"
 
 for ((r = 1; r <= rounds; r++)); do
-  for batch in no batch cpu0 cpu1; do
+  for variant in no batch cpu0 cpu1; do
     vars=() args=()
-    case $batch in
+    case $variant in
       batch) vars=(MAPREG_EXPERIMENT_BATCH=1) ;;
-      cpu*) args=(--deferred-cpu="${batch#cpu}") ;;
+      cpu*) args=(--deferred-cpu="${variant#cpu}") ;;
     esac
     env "${vars[@]}" "$work/build/bench/mapreg-bench" "${args[@]}" --benchmark_filter="$filter" \
       --benchmark_min_time=0.5 --benchmark_format=json 2>/dev/null |
@@ -44,6 +44,6 @@ for b in json.load(sys.stdin)["benchmarks"]:
     probe = b.get("cpu_line_ns")
     line = f" line {probe:3.0f} ns" if probe else ""
     print(f"round {sys.argv[1]} {sys.argv[2]:<5} {name:<48} {ns:5.0f} ns  {tails} (us){line}")
-' "$r" "$batch"
+' "$r" "$variant"
   done
 done
