@@ -24,7 +24,7 @@ fi
 
 tools/deps.sh bench
 . tools/lib.sh
-build build-bench -Dbuildtype=release -Dbench=enabled
+build build-bench "${bench_build_options[@]}"
 
 out=build-bench/results
 mkdir -p "$out"

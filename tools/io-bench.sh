@@ -27,9 +27,10 @@ runs_only=0
 [ "${1:-}" != "--publish" ] || publish=1
 [ "${1:-}" != "--runs" ] || runs_only=1		# internal: the runs, under perf
 [ "$runs_only" -eq 1 ] || tools/deps.sh bench
+. tools/lib.sh
 dir=${IO_BENCH_BUILD:-build-bench}
 if [ ! -f "$dir/build.ninja" ]; then
-  meson setup "$dir" -Dbuildtype=release -Dbench=enabled >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; exit 1; }
+  meson setup "$dir" "${bench_build_options[@]}" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; exit 1; }
 fi
 [ "$runs_only" -eq 1 ] ||
   ninja -C "$dir" engine/mapreg-io >"$dir.io-ninja.log" 2>&1 || { tail -n 40 "$dir.io-ninja.log"; exit 1; }

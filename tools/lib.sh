@@ -17,6 +17,11 @@ scratch_copy() {
   git ls-files -z | tar -c --null -T - | tar -x -C "$1"
 }
 
+# The benchmark build (tools/bench.sh, tools/io-bench.sh): release, the
+# benchmarks and the io_uring engine, no tests, so that it needs only
+# tools/deps.sh bench's packages (the tests' cmocka is not among them).
+bench_build_options=(-Dbuildtype=release -Dbench=enabled -Dengine=enabled -Dtests=false)
+
 # build_bench_only DIR: the release benchmark programs alone, configured once.
 build_bench_only() {
   (cd "$1" && build build -Dbuildtype=release -Dbench=enabled -Dtests=false \
