@@ -39,6 +39,7 @@ enum mapreg_pause {
 	PAUSE_SUBMIT_BEFORE_COMMIT,	/* submit_queued, node published, not committed */
 	PAUSE_SUBMIT_COMMIT_FAILED,	/* submit_queued, commit failed (IDLE), not unpublished */
 	PAUSE_BIAS_REVOKING,		/* bias_revoke, REVOKING and fenced, bias_held not read */
+	PAUSE_HAND_TO_CLAIMED,		/* channel_hand_to, registers claimed, node not moved */
 };
 
 #ifdef MAPREG_FAULT_INJECTION

@@ -80,15 +80,32 @@ static bool channel_released(struct lf_adapter *adapter, unsigned int state,
 /*
  * Hands the channel, held by the caller on nobody's behalf, to `node`, just
  * dequeued.  False if the node was cancelled first (the caller frees it).
+ *
+ * The node takes its registers at once if nobody waits for them, as a
+ * submission that finds the channel free does (take_registers, C12); only
+ * if it cannot does it wait for them.  Raising waiting_registers for a
+ * request that can be served at once would tighten the magazines (cache.h)
+ * and send every CPU's frees to the bitmap for as long as the pool stays
+ * tight: a shared adapter's hand-overs alone would do it in a pool with
+ * registers to spare.  A cancel that wins the node after the claim gets
+ * the run given back as any free gives it (serving whoever waits, C13).
  */
 static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 			    struct grant_list *granted)
 {
-	if (node->request.nregs == 0) {				/* C4: nothing to wait for */
-		if (!node_move(node, NS_WAIT_CHANNEL, NS_GRANTED))
+	uint32_t nregs = node->request.nregs;
+	uint32_t first = take_registers(pool, nregs, granted);
+
+	if (first != REGMAP_NONE) {
+		PAUSE(PAUSE_HAND_TO_CLAIMED);
+		PERTURB();
+		if (!node_move(node, NS_WAIT_CHANNEL, NS_GRANTED)) {
+			registers_return(pool, map_of(pool), (mapreg_base){ first, nregs },
+					 granted);
 			return false;
+		}
 		count(pool, LF_CHANNEL_LEFT);
-		node->request.base = (mapreg_base){ 0, 0 };
+		node->request.base = (mapreg_base){ first, nregs };
 		grant(pool, node, granted);
 		return true;
 	}

@@ -386,6 +386,20 @@ static inline void registers_return(struct lf_pool *pool, struct regmap *map, ma
 }
 
 /*
+ * The channel held (a submission that took it, or a request it was handed
+ * to): `nregs` registers now if nobody waits for them (C12), or REGMAP_NONE.
+ */
+static inline uint32_t take_registers(struct lf_pool *pool, uint32_t nregs,
+				      struct grant_list *others)
+{
+	if (nregs == 0)
+		return 0;					/* C4 */
+	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_REGISTER_OVERTAKE))
+		return REGMAP_NONE;
+	return registers_claim(pool, map_of(pool), nregs, others);
+}
+
+/*
  * Leaves a run to the caller (C19, C24): its record, for
  * mapreg_free_map_registers and for destroy (C3).  Release: the freer's
  * compare-and-swap (acquire) sees the run whole.

@@ -68,17 +68,6 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	return MAPREG_OK;
 }
 
-/* The channel held: `nregs` registers now if nobody waits for them (C12), or REGMAP_NONE. */
-static inline uint32_t take_registers(struct lf_pool *pool, uint32_t nregs,
-				      struct grant_list *others)
-{
-	if (nregs == 0)
-		return 0;					/* C4 */
-	if (anyone_waits_for_registers(pool) && !FAULT(FAULT_REGISTER_OVERTAKE))
-		return REGMAP_NONE;
-	return registers_claim(pool, map_of(pool), nregs, others);
-}
-
 /*
  * The channel and `nregs` registers now, if a FREE channel with an empty
  * queue (taking it overtakes nobody, C11) and registers nobody waits for
