@@ -188,9 +188,28 @@ struct lf_pool {
 #define CH_WITH(word, state) (((word) & ~CH_STATE_MASK) | (state))
 #define CH_ONE_HOLD (1ull << CH_STATE_BITS)
 
+/*
+ * Three lines, by who writes them.  The first is read on every call through
+ * the adapter, from any CPU, and written almost never (create, the bias's
+ * claim and its end): a completion freeing on another CPU reads it with no
+ * line moving.  The second is the channel's, written by its holder (the
+ * owner, when biased) on every hold.  The third is the queue's and the poll
+ * slot's, written by enqueuers and granters.  When the owner's writes shared
+ * the first line, every free on another CPU moved it over and back
+ * (bench/crossfree.c, BENCHMARKS.md "The adapter's lines").
+ */
 struct lf_adapter {
 	struct mapreg_adapter head __attribute__((aligned(64)));	/* first: backend.h */
-	_Atomic uint64_t channel;		/* the channel word, above */
+	/*
+	 * The bias (bias.h): the owning thread (0 until the first taker
+	 * claims it; written once), and the records' bias (1, 2 revoking,
+	 * 0 for good), which a free on another thread reads.
+	 */
+	_Atomic uintptr_t bias_owner;
+	atomic_uint bias_records;
+	struct cds_list_head link;		/* pool->adapters, under pool->admin */
+
+	_Atomic uint64_t channel __attribute__((aligned(64)));	/* the channel word, above */
 	/*
 	 * The run of the open C8 or KEEP_OBJECT hold, first | count << 32:
 	 * written by the holder before its release store of SYNC or KEPT (a
@@ -207,19 +226,15 @@ struct lf_adapter {
 	 */
 	_Atomic uint64_t grants_in_place;
 	/*
-	 * The bias (bias.h): the owning thread (0 until the first taker
-	 * claims it; written once), the channel's state as the owner left it
-	 * (written by the owner alone), what the revoker read of it, and
-	 * whether the owner is claiming a kept run's record.
+	 * The bias (bias.h), the owner's side: the channel's state as the
+	 * owner left it (written by the owner alone), what the revoker read
+	 * of it, and whether the owner is claiming a kept run's record.
 	 */
-	_Atomic uintptr_t bias_owner;
 	atomic_uint bias_held;
 	atomic_uint bias_seen;
-	atomic_uint bias_records;		/* records' bias: 1, 2 revoking, 0 (bias.h) */
-	atomic_uint bias_busy;			/* the owner claims a record (bias.h) */
-	struct cds_list_head link;		/* pool->adapters, under pool->admin */
+	atomic_uint bias_busy;
 
-	struct __cds_wfcq_head channel_queue;
+	struct __cds_wfcq_head channel_queue __attribute__((aligned(64)));
 	struct cds_wfcq_tail channel_queue_tail;
 
 	_Atomic(struct lf_node *) poll_slot;	/* the grant pending for mapreg_poll (poll.c) */
