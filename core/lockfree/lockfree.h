@@ -196,7 +196,7 @@ struct lf_pool {
  * owner, when biased) on every hold.  The third is the queue's and the poll
  * slot's, written by enqueuers and granters.  When the owner's writes shared
  * the first line, every free on another CPU moved it over and back
- * (bench/crossfree.c, BENCHMARKS.md "The adapter's lines").
+ * (bench/crossfree.c; BENCHMARKS.md, "Under PVM").
  */
 struct lf_adapter {
 	struct mapreg_adapter head __attribute__((aligned(64)));	/* first: backend.h */
