@@ -10,9 +10,10 @@
  * keeps two lists, changed only by restartable sequences on that CPU, so
  * with no atomic instruction:
  *  - retired: nodes released on this CPU, newest first, each carrying the
- *    length of the list from itself on (retired_count); the release that
- *    makes it NODE_BATCH long detaches the list and hands it to call_rcu as
- *    one batch;
+ *    length of the list from itself on (retired_count); a release that
+ *    makes it a multiple of NODE_BATCH long detaches the list and hands it
+ *    to call_rcu as one batch if NODE_HANDOFF_NS have passed since this
+ *    CPU's last batch, or if it is NODE_BATCH_MAX long (below);
  *  - free: nodes past their grace period, for node_copy: one batch's chain.
  * A batch's callback pushes the batch on a process-wide stack by its head
  * alone (a CAS; liburcu's cds_lfs does the same, but its inline push
@@ -40,23 +41,40 @@
  */
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/transfer.h"
 #include "lockfree/lockfree.h"
 
-#define NODE_BATCH 64u		/* nodes per call_rcu */
+/*
+ * How often a CPU hands a batch to call_rcu: each batch keeps liburcu's
+ * call_rcu thread busy for one more round, a grace period of two to four
+ * membarriers on whichever CPU it runs, and it rounds every 10 ms for as
+ * long as batches keep coming.  A batch every 64 releases meant a grace
+ * period every 10 ms on a busy pool, each one stalling the CPU it ran on
+ * (under PVM, 55 us a membarrier when the other CPU runs one of our
+ * threads: the lock-free wait tails of bench/churn_scenarios.c and
+ * bench/poll.c, BENCHMARKS.md "Under PVM").  So a CPU hands a batch over
+ * at most once per NODE_HANDOFF_NS, unless its list reaches NODE_BATCH_MAX;
+ * it looks at the clock (the coarse one, from the vDSO) once per NODE_BATCH
+ * releases.  What it costs is nodes: a CPU releasing a million a second
+ * holds up to NODE_BATCH_MAX (2.4 MiB) before their grace period starts.
+ */
+#define NODE_BATCH 64u			/* releases per look at the clock */
+#define NODE_BATCH_MAX 16384u		/* the most one CPU's batch holds */
+#define NODE_HANDOFF_NS 50000000ull	/* below that, one batch per CPU per 50 ms */
 /*
  * Most nodes kept on the process-wide stack (152 bytes each on x86-64:
- * 4.75 MiB).  liburcu's call_rcu thread ends a grace period about every
- * 10 ms while callbacks keep coming, so a CPU that makes waiting requests
- * uses that long's worth of nodes before the first of them come back: a
- * poll reactor at 1.4 M requests a second, 14 k.  With 4096, the callback
+ * 9.5 MiB, four full batches).  A CPU that makes waiting requests uses a
+ * batch's and a grace period's worth of nodes before the first of them
+ * come back: a poll reactor at 1.4 M requests a second, 14 k in the 10 ms
+ * of a grace period alone.  With 4096 (and batches of 64), the callback
  * freed most batches and the reactor malloc'd most nodes, across CPUs
  * (perf: malloc and _int_free 2 % of the run; A/B, one-reactor poll, mode
  * 0: 723-737 ns per request with 4096, 681-717 with 32768).
  */
-#define NODE_SPARE 32768u
+#define NODE_SPARE 65536u
 
 static void node_free_rcu(struct rcu_head *head)
 {
@@ -68,6 +86,13 @@ static void node_free_rcu(struct rcu_head *head)
 struct node_cpu {
 	struct lf_node *free;		/* by recycle_next */
 	struct lf_node *retired;	/* by recycle_next */
+	/*
+	 * When this CPU last handed a batch over (CLOCK_MONOTONIC_COARSE, ns).
+	 * A hint, relaxed: a thread that moved to another CPU between its
+	 * release and its look may stamp that CPU's; a batch then waits for
+	 * the next look, or the cap.
+	 */
+	_Atomic uint64_t handed_at;
 } __attribute__((aligned(64)));
 
 static struct node_cpu *node_cpus;
@@ -86,8 +111,10 @@ static void node_cpus_init(void)
 	node_cpus = aligned_alloc(64, n * sizeof(*node_cpus));
 	if (node_cpus == NULL)
 		return;
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
 		node_cpus[i] = (struct node_cpu){ NULL, NULL };
+		atomic_init(&node_cpus[i].handed_at, 0);
+	}
 	node_ncpus = n;
 }
 
@@ -302,6 +329,25 @@ static struct lf_node *node_alloc(void)
 	return malloc(sizeof(*node));
 }
 
+/* Whether a CPU whose retired list is `retired` long hands it over now. */
+static bool batch_due(struct node_cpu *mine, uint32_t retired)
+{
+	struct timespec ts;
+
+	if (retired < NODE_BATCH_MAX) {
+		if (retired % NODE_BATCH != 0)
+			return false;
+		if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+			uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			if (now - atomic_load_explicit(&mine->handed_at, memory_order_relaxed) <
+			    NODE_HANDOFF_NS)
+				return false;
+			atomic_store_explicit(&mine->handed_at, now, memory_order_relaxed);
+		}
+	}
+	return true;
+}
+
 void node_free(struct lf_node *node)
 {
 	int cpu;
@@ -313,8 +359,8 @@ void node_free(struct lf_node *node)
 		uint32_t retired;
 		if (!list_push(&mine->retired, cpu, node, &retired))
 			continue;
-		/* The batch is full: detach it, unless the list moved on meanwhile. */
-		if (retired >= NODE_BATCH && list_swap(&mine->retired, cpu, node, NULL) > 0)
+		/* The batch is due: detach it, unless the list moved on meanwhile. */
+		if (batch_due(mine, retired) && list_swap(&mine->retired, cpu, node, NULL) > 0)
 			rcu_free_later(&node->rcu, node_batch_recycle);
 		return;
 	}
