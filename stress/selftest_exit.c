@@ -6,6 +6,7 @@
  * every build, ThreadSanitizer's included (report.c, end_process).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
