@@ -159,6 +159,16 @@ proof  registers.grow registers.pml "-DGROW" "" 1 2 3 4 5 6 7 8 10 14
 proof  registers.rseq.strand registers.pml "-DRSEQ" "" 3 4 6 7 8 11 12 13 14
 proof  registers.rseq.order registers.pml "-DRSEQ -DORDER" "" 3 4 6 7 8 11 12 13 14
 proof  registers.rseq.grow registers.pml "-DRSEQ -DGROW" "" 3 4 6 7 8 10 11 12 14
+# A cancel racing a channel hand-over (channel_hand_to): after its claim,
+# the run given back; after its raise, the raise taken back with a round.
+proof  registers.handover registers.pml "-DHANDOVER -DORDER" "" 15 16
+proof  registers.handover.strand registers.pml "-DHANDOVER" "" 15 16
+proof  registers.rseq.handover registers.pml "-DHANDOVER -DRSEQ -DORDER" "" 11 15 16
+proof  registers.rseq.handover.strand registers.pml "-DHANDOVER -DRSEQ" "" 15 16
+mutant registers.MUTANT_CANCEL_DROPS_RUN registers.pml \
+  "-DHANDOVER -DORDER -DMUTANT_CANCEL_DROPS_RUN" "C13/C14"
+mutant registers.rseq.MUTANT_WITHDRAW_NO_ROUND registers.pml \
+  "-DHANDOVER -DRSEQ -DORDER -DMUTANT_WITHDRAW_NO_ROUND" "C13/C14"
 mutant registers.MUTANT_SKIP_MAGAZINE registers.pml "-DMUTANT_SKIP_MAGAZINE" "C13/C14"
 mutant registers.MUTANT_SILENT_SKIP registers.pml "-DMUTANT_SILENT_SKIP" "C13/C14"
 mutant registers.MUTANT_PUT_NO_RECHECK registers.pml "-DMUTANT_PUT_NO_RECHECK" "C13/C14"

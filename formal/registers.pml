@@ -46,7 +46,14 @@
  *   Configurations: the default (STRAND) has 3 registers, 1 and 2 cached on
  *   CPU 1 as two runs; -DORDER has 2 registers, 1 cached on CPU 1 (request 1
  *   waits for T0's free, so request 2 can come after it waits); -DGROW has 2
- *   registers, 1 cached, and request 1 needs the grown pool.  A granted
+ *   registers, 1 cached, and request 1 needs the grown pool.  -DHANDOVER
+ *   (with any but GROW): request 2 is handed its channel by channel_hand_to
+ *   (core/lockfree/channel.c), whose claim is the submission's
+ *   (take_registers), and a cancel may win the node at its move: after a
+ *   claim, the run goes back by registers_return; after a raise, the raise
+ *   is withdrawn with a round (registers_waiter_withdraw).  The cancel's
+ *   own steps are cancel.pml's; here it is the move's failure, chosen by
+ *   SPIN.  A granted
  *   routine answers DEALLOCATE_OBJECT_KEEP_REGISTERS, so what a waiter could
  *   have at the end is exactly what no caller holds.  T0 and T1 share CPU
  *   0's magazine: one finds the other inside it (the guard taken, or a
@@ -116,6 +123,16 @@
  *   MUTANT_HEAD_SKIPS_QUEUE wait_for_registers, holding the role, makes its
  *                           node the head without looking at the queue: a
  *                           waiter queued before it is overtaken (C12).
+ *   MUTANT_CANCEL_DROPS_RUN (-DHANDOVER) the run a hand-over claimed for a
+ *                           node a cancel won goes to the bitmap, nobody
+ *                           served: the waiter it fits is stranded (C13).
+ *   MUTANT_WITHDRAW_NO_ROUND (-DHANDOVER -DRSEQ) the withdrawn raise serves
+ *                           no round (the code before 2026-12-01): the
+ *                           first waiter of a tight episode fences, a
+ *                           second finds the pool tight and does not,
+ *                           drains before a put that read no waiter
+ *                           commits, and waits; the first withdraws, and
+ *                           nobody drains the put: C13.
  *   MUTANT_SERVE_PLAIN_COUNT serve's fetch_add does not drain the store
  *                           buffer (were it a plain increment): what the
  *                           round's omitted fence relies on (barrier.h):
@@ -130,7 +147,9 @@
  * MUTANT_IGNORE_WAITERS trail shows it); 10 a grant needs the grown pool;
  * 11 a waiter makes the pool tight and fences (rseq); 12 a sequence is
  * aborted (rseq); 13 a refused put untightens the pool (rseq); 14 a waiter
- * takes the idle serving role and becomes the head without the queue.
+ * takes the idle serving role and becomes the head without the queue; 15 a
+ * cancel wins a node after its hand-over claim (-DHANDOVER); 16 a cancel
+ * wins it after its raise (-DHANDOVER).
  */
 
 #define NTHR	4
@@ -147,6 +166,7 @@
 #define NS_WAIT_REGISTERS 2
 #define NS_GRANTED	3
 #define NS_DONE		5
+#define NS_CANCELLED	6	/* -DHANDOVER: a cancel won the node */
 
 /* enum guard_state */
 #define GUARD_FREE	0
@@ -353,6 +373,8 @@ inline ghost_grant(r) {
 #define R_T0		9
 #define R_RP		10
 #define R_SUBCLAIM	11
+#define R_HAND		12
+#define R_WITHDRAW	13
 
 proctype worker(byte t; byte reach)
 {
@@ -409,6 +431,24 @@ SV_SUBCLAIM:			skip
 		:: else -> sfirst = NONE; COVER(9)
 		fi;
 		if
+#ifdef HANDOVER
+		/*
+		 * channel_hand_to (cc760df): request 2 is the head of its
+		 * adapter's channel queue, and its claim above was the
+		 * releaser's take_registers.  node_move(WAIT_CHANNEL ->
+		 * GRANTED) may lose to a cancel that won the node meanwhile:
+		 * the releaser then gives the run back as any free does.
+		 */
+		:: sfirst != NONE && sr == 2 ->
+			atomic { nstate[sr] = NS_CANCELLED; COVER(15) };
+#ifndef MUTANT_CANCEL_DROPS_RUN
+			atomic { rt_first = sfirst; rt_n = nregs[sr]; ret_rt = R_HAND }; goto RETURN;
+RT_HAND:		skip
+#else
+			atomic { held = held & ~RUN(sfirst, nregs[sr]) };
+			regmap_release_sc(t, sfirst, nregs[sr])	/* to the bitmap, nobody served */
+#endif
+#endif
 		:: sfirst != NONE ->		/* granted at submission: the routine runs */
 			atomic {
 				nbase[sr] = sfirst; nstate[sr] = NS_GRANTED;
@@ -417,16 +457,21 @@ SV_SUBCLAIM:			skip
 			}
 		:: else ->			/* submit_queued, holding the channel */
 			/* registers_waiter_raise: seq_cst, then cache_waiter_arrives */
-			atomic { drain(t); nstate[sr] = NS_WAIT_REGISTERS; waiting++ };
+			atomic {
+				drain(t); nstate[sr] = NS_WAIT_REGISTERS; waiting++;
+				printf("EV   T%d raises waiting_registers for request %d\n", t, sr)
+			};
 #ifdef RSEQ
 			atomic { tl = tight };		/* seq_cst load */
 			do
-			:: (tl & 1) != 0 -> break	/* tight already: no fence */
+			:: (tl & 1) != 0 ->		/* tight already: no fence */
+				printf("EV   T%d finds the pool tight: no fence\n", t); break
 			:: else ->
 				atomic {
 					drain(t);
 					if
-					:: tight == tl -> tight = tl + 1; done = true
+					:: tight == tl -> tight = tl + 1; done = true;
+						printf("EV   T%d makes the pool tight\n", t)
 					:: else -> tl = tight; done = false
 					fi
 				}
@@ -440,6 +485,31 @@ SV_SUBCLAIM:			skip
 				fi
 			od;
 			atomic { tl = 0; done = false };
+#endif
+#ifdef HANDOVER
+			/*
+			 * channel_hand_to, nothing claimed: the waiter was raised
+			 * before node_move(WAIT_CHANNEL -> WAIT_REGISTERS), which a
+			 * cancel may win; the node never queues for registers and
+			 * the raise is withdrawn (registers_waiter_withdraw: a
+			 * relaxed fetch_sub, then a round).  The round is owed:
+			 * with rseq, a put that read no waiter before this raise's
+			 * fence is drained by no one else, when a second waiter
+			 * found the pool tight and did not fence.
+			 */
+			if
+			:: sr == 2 ->
+				atomic {
+					nstate[sr] = NS_CANCELLED; waiting--; COVER(16);
+					printf("EV   a cancel wins request 2 after its waiter was raised\n")
+				}
+#ifndef MUTANT_WITHDRAW_NO_ROUND
+				ret_srv = R_WITHDRAW; goto SERVE;
+SV_WITHDRAW:			skip;
+#endif
+				goto HAND_CANCELLED
+			:: else -> skip
+			fi;
 #endif
 			/*
 			 * wait_for_registers: the idle serving role first (a
@@ -505,9 +575,15 @@ SV_SUBCLAIM:			skip
 			fi;
 SV_WAIT:		prev = 0
 		fi;
+HAND_CANCELLED:
 		ret_rp = R_SUBMIT; goto RUN_PENDING;
 RP_SUBMIT:	atomic {
-			returned_w = returned_w | BIT(sr); sfirst = 0;
+			/* a cancelled request waits for nothing: not a waiter of C12's */
+			if
+			:: nstate[sr] != NS_CANCELLED -> returned_w = returned_w | BIT(sr)
+			:: else -> skip
+			fi;
+			sfirst = 0;
 			printf("EV   T%d's submission of request %d returns\n", t, sr)
 		}
 	:: t == 3 ->
@@ -592,6 +668,9 @@ RETURN_END:
 		rt_first = 0; rt_n = 0;
 	if
 	:: ret_rt == R_T0 -> ret_rt = 0; goto RT_T0
+#if defined(HANDOVER) && !defined(MUTANT_CANCEL_DROPS_RUN)
+	:: ret_rt == R_HAND -> ret_rt = 0; goto RT_HAND
+#endif
 	fi
 	};
 
@@ -1048,6 +1127,9 @@ SERVED:
 	:: ret_srv == R_WAIT -> ret_srv = 0; goto SV_WAIT
 	:: ret_srv == R_RETURN -> ret_srv = 0; goto SV_RETURN
 	:: ret_srv == R_GROW -> ret_srv = 0; goto SV_GROW
+#if defined(HANDOVER) && !defined(MUTANT_WITHDRAW_NO_ROUND)
+	:: ret_srv == R_WITHDRAW -> ret_srv = 0; goto SV_WITHDRAW
+#endif
 	fi;
 
 /* serve_register_waiters: head first; a head that does not fit ends it. */

@@ -88,7 +88,9 @@ static bool channel_released(struct lf_adapter *adapter, unsigned int state,
  * and send every CPU's frees to the bitmap for as long as the pool stays
  * tight: a shared adapter's hand-overs alone would do it in a pool with
  * registers to spare.  A cancel that wins the node after the claim gets
- * the run given back as any free gives it (serving whoever waits, C13).
+ * the run given back as any free gives it (serving whoever waits, C13);
+ * one that wins it after the raise gets the raise taken back, with the
+ * round it owes the other waiters (registers_waiter_withdraw).
  */
 static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 			    struct grant_list *granted)
@@ -112,7 +114,7 @@ static bool channel_hand_to(struct lf_pool *pool, struct lf_node *node,
 	PERTURB();
 	registers_waiter_raise(pool);
 	if (!node_move(node, NS_WAIT_CHANNEL, NS_WAIT_REGISTERS)) {
-		atomic_fetch_sub_explicit(&pool->waiting_registers, 1, memory_order_relaxed);
+		registers_waiter_withdraw(pool, granted);
 		return false;
 	}
 	count(pool, LF_CHANNEL_LEFT);

@@ -371,6 +371,7 @@ void node_release_cancelled(struct lf_node *node);
 
 /* registers.c: claims and returns, magazine first; the wait queue (C12-C14). */
 void registers_waiter_raise(struct lf_pool *pool);
+void registers_waiter_withdraw(struct lf_pool *pool, struct grant_list *granted);
 void claim_hints_set(struct lf_pool *pool);
 uint32_t registers_claim_slow(struct lf_pool *pool, struct regmap *map, uint32_t count,
 			      struct grant_list *granted);

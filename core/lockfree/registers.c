@@ -229,6 +229,26 @@ void registers_waiter_raise(struct lf_pool *pool)
 }
 
 /*
+ * Takes back a raise whose request will not wait after all (a cancel won its
+ * node before it queued for registers, or, queued, before a round granted
+ * it), and serves a round.  The round is owed to the other waiters: with
+ * rseq, the first waiter of a tight episode fences for all who come while
+ * the pool stays tight, and a put that read no waiter before that fence is
+ * drained only by a round that runs after it.  A second waiter that found
+ * the pool tight did not fence, and its own round may have drained before
+ * the put committed; if the first then leaves without a round, the second
+ * waits beside a fitting run in a magazine (C13; formal/registers.pml
+ * -DHANDOVER, MUTANT_WITHDRAW_NO_ROUND).  Relaxed: the count is a hint that
+ * only stops caching and admission while it is raised; serve's fetch_add
+ * orders what matters.
+ */
+void registers_waiter_withdraw(struct lf_pool *pool, struct grant_list *granted)
+{
+	atomic_fetch_sub_explicit(&pool->waiting_registers, 1, memory_order_relaxed);
+	serve(pool, granted);
+}
+
+/*
  * Queues a node that holds its channel for registers, then asks for a round.
  * No fence between (there was one): the enqueue's stores are ordered before
  * the round's reads by serve's own fence, which follows its fetch_add with

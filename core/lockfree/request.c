@@ -44,8 +44,7 @@ static mapreg_status submit_queued(struct lf_pool *pool, struct lf_adapter *adap
 	if (req->xfer != NULL && !xfer_commit_submit(req->xfer)) {
 		PAUSE(PAUSE_SUBMIT_COMMIT_FAILED);
 		if (holds_channel)
-			atomic_fetch_sub_explicit(&pool->waiting_registers, 1,
-						  memory_order_relaxed);
+			registers_waiter_withdraw(pool, granted);
 		else
 			count(pool, LF_CHANNEL_LEFT);
 		/* A stale cancel may have loaded the pointer: RCU, not free(). */
@@ -237,9 +236,7 @@ bool lf_cancel(struct mapreg_adapter *head, struct request *req, uint32_t genera
 			 * it, then pass its channel on (the locked backend's
 			 * order, so that both grant in the same order).
 			 */
-			atomic_fetch_sub_explicit(&pool->waiting_registers, 1,
-						  memory_order_relaxed);
-			serve(pool, granted);
+			registers_waiter_withdraw(pool, granted);
 			channel_pass_on(pool, adapter_of(head), granted);
 		}
 		if (!cancelled && state == NS_GRANTED && FAULT(FAULT_CANCEL_GRANTED))
