@@ -165,10 +165,15 @@ proof  registers.handover registers.pml "-DHANDOVER -DORDER" "" 15 16
 proof  registers.handover.strand registers.pml "-DHANDOVER" "" 15 16
 proof  registers.rseq.handover registers.pml "-DHANDOVER -DRSEQ -DORDER" "" 11 15 16
 proof  registers.rseq.handover.strand registers.pml "-DHANDOVER -DRSEQ" "" 15 16
+# ... and with the putter alone on its CPU, both waiters on the other.
+proof  registers.handover.lone0 registers.pml "-DHANDOVER -DORDER -DLONE0" "" 15 16
+proof  registers.rseq.handover.lone0 registers.pml "-DHANDOVER -DRSEQ -DORDER -DLONE0" "" \
+  11 12 15 16
+proof  registers.rseq.handover.lone0.strand registers.pml "-DHANDOVER -DRSEQ -DLONE0" "" 15 16
 mutant registers.MUTANT_CANCEL_DROPS_RUN registers.pml \
   "-DHANDOVER -DORDER -DMUTANT_CANCEL_DROPS_RUN" "C13/C14"
 mutant registers.rseq.MUTANT_WITHDRAW_NO_ROUND registers.pml \
-  "-DHANDOVER -DRSEQ -DORDER -DMUTANT_WITHDRAW_NO_ROUND" "C13/C14"
+  "-DHANDOVER -DRSEQ -DORDER -DLONE0 -DMUTANT_WITHDRAW_NO_ROUND" "C13/C14"
 mutant registers.MUTANT_SKIP_MAGAZINE registers.pml "-DMUTANT_SKIP_MAGAZINE" "C13/C14"
 mutant registers.MUTANT_SILENT_SKIP registers.pml "-DMUTANT_SILENT_SKIP" "C13/C14"
 mutant registers.MUTANT_PUT_NO_RECHECK registers.pml "-DMUTANT_PUT_NO_RECHECK" "C13/C14"

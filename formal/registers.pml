@@ -53,7 +53,9 @@
  *   claim, the run goes back by registers_return; after a raise, the raise
  *   is withdrawn with a round (registers_waiter_withdraw).  The cancel's
  *   own steps are cancel.pml's; here it is the move's failure, chosen by
- *   SPIN.  A granted
+ *   SPIN.  -DLONE0 (not with GROW): T0 alone on CPU 0, T1 and T2 on CPU 1,
+ *   so that T0's sequence can stay open across both waiters' steps (a
+ *   thread of its own CPU would have aborted it).  A granted
  *   routine answers DEALLOCATE_OBJECT_KEEP_REGISTERS, so what a waiter could
  *   have at the end is exactly what no caller holds.  T0 and T1 share CPU
  *   0's magazine: one finds the other inside it (the guard taken, or a
@@ -77,7 +79,11 @@
  * other code is not modelled as an abort, which only adds behaviours).  A
  * sequence is preempted at most PREEMPTIONS (2) times in a row: under an
  * adversary that preempts every sequence forever no rseq code progresses,
- * and the model would have a livelock that no scheduler produces.
+ * and the model would have a livelock that no scheduler produces.  Past
+ * that bound the other thread of its CPU waits for the sequence to end
+ * before it begins one of its own (until 2026-12-01 it began one beside
+ * it, a behaviour no CPU has, through which SPIN first found the
+ * withdrawn-waiter stranding; -DLONE0 finds it on a schedule a CPU has).
  *
  * Memory model: sequential consistency, plus a store buffer per thread
  * (C11's orders, as ARMv8 would run them; x86 is stronger here): a
@@ -126,13 +132,15 @@
  *   MUTANT_CANCEL_DROPS_RUN (-DHANDOVER) the run a hand-over claimed for a
  *                           node a cancel won goes to the bitmap, nobody
  *                           served: the waiter it fits is stranded (C13).
- *   MUTANT_WITHDRAW_NO_ROUND (-DHANDOVER -DRSEQ) the withdrawn raise serves
- *                           no round (the code before 2026-12-01): the
- *                           first waiter of a tight episode fences, a
- *                           second finds the pool tight and does not,
- *                           drains before a put that read no waiter
- *                           commits, and waits; the first withdraws, and
- *                           nobody drains the put: C13.
+ *   MUTANT_WITHDRAW_NO_ROUND (-DHANDOVER -DRSEQ -DLONE0) the withdrawn
+ *                           raise serves no round (the code before
+ *                           2026-12-01): the first waiter of a tight
+ *                           episode makes it tight and is preempted before
+ *                           its fence; a second finds the pool tight, does
+ *                           not fence, drains before a put on the other
+ *                           CPU that read no waiter commits, and waits;
+ *                           the first fences, withdraws, and nobody drains
+ *                           the put: C13.
  *   MUTANT_SERVE_PLAIN_COUNT serve's fetch_add does not drain the store
  *                           buffer (were it a plain increment): what the
  *                           round's omitted fence relies on (barrier.h):
@@ -159,7 +167,11 @@
 #define BIT(r)	(1 << (r))
 #define NONE	255		/* REGMAP_NONE */
 
+#ifndef LONE0
 #define CPU(t)	((t) / 2)	/* T0, T1 on CPU 0; T2, T3 on CPU 1 */
+#else
+#define CPU(t)	((t) == 0 -> 0 : 1)	/* T0 alone on CPU 0; T1, T2 on CPU 1 */
+#endif
 
 /* enum node_state */
 #define NS_NONE		0
@@ -279,13 +291,24 @@ inline rseq_fence() {
  * A restartable sequence begins on this thread's CPU: the other thread of
  * the same CPU, if inside one, was preempted by us: it is aborted.
  */
+#ifndef LONE0
 #define PARTNER(t)	((t) ^ 1)
+#else
+#define PARTNER(t)	(3 - (t))	/* T1 and T2; T0's is T3, which does not run */
+#endif
 /* A sequence reads its magazine (the state word and the runs) ... */
 #define SNAPSHOT(c)	s0f = magf[2 * (c)]; s0n = magn[2 * (c)]; \
 			s1f = magf[2 * (c) + 1]; s1n = magn[2 * (c) + 1]
 /* ... and commits what it computed from that view, with one store. */
 #define COMMIT(c, f0, n0, f1, n1) magf[2 * (c)] = f0; magn[2 * (c)] = n0; \
 			magf[2 * (c) + 1] = f1; magn[2 * (c) + 1] = n1
+/*
+ * Past the bound the partner is not preempted any more: a thread of its
+ * CPU cannot run until the partner's sequence ends (two open sequences on
+ * one CPU are no behaviour of the code, and they once made SPIN find a
+ * stranding this way that it then found on a real schedule too, -DLONE0).
+ */
+#define SEQ_MAY_BEGIN(t)	(!insec[PARTNER(t)] || restarts[PARTNER(t)] < PREEMPTIONS)
 inline rseq_begin(t) {
 	insec[t] = true; abrt[t] = false;
 	if
@@ -508,7 +531,7 @@ RT_HAND:		skip
 SV_WITHDRAW:			skip;
 #endif
 				goto HAND_CANCELLED
-			:: else -> skip
+			:: true -> skip		/* or the move wins: it waits */
 			fi;
 #endif
 			/*
@@ -921,7 +944,7 @@ CACHE_FLUSH:
  */
 RS_TAKE:
 	atomic {
-		ck_ok = false; ck_moved = 0;
+		SEQ_MAY_BEGIN(t) -> ck_ok = false; ck_moved = 0;
 		rseq_begin(t);
 		SNAPSHOT(ck_c);
 		if
@@ -967,7 +990,7 @@ RS_TAKE:
  */
 RS_PUT:
 	atomic {
-		ck_ok = false; ck_moved = 0;
+		SEQ_MAY_BEGIN(t) -> ck_ok = false; ck_moved = 0;
 		rseq_begin(t);
 		SNAPSHOT(ck_c);
 		ck_ok = lockm[ck_c] == 0 &&
