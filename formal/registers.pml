@@ -42,7 +42,8 @@
  *      (mapreg_free_map_registers -> registers_return);
  *   T1 (CPU 0) submits request 1 for 2 registers (3 with -DGROW);
  *   T2 (CPU 1) submits request 2 for 1 register (not with -DGROW);
- *   T3 (CPU 1, -DGROW only) grows the pool from 2 to 3 registers.
+ *   T3 (CPU 1) grows the pool from 2 to 3 registers (-DGROW), or cancels
+ *      a waiting request (-DCANCELQ), or does not run.
  *   Configurations: the default (STRAND) has 3 registers, 1 and 2 cached on
  *   CPU 1 as two runs; -DORDER has 2 registers, 1 cached on CPU 1 (request 1
  *   waits for T0's free, so request 2 can come after it waits); -DGROW has 2
@@ -53,7 +54,12 @@
  *   claim, the run goes back by registers_return; after a raise, the raise
  *   is withdrawn with a round (registers_waiter_withdraw).  The cancel's
  *   own steps are cancel.pml's; here it is the move's failure, chosen by
- *   SPIN.  -DLONE0 (not with GROW): T0 alone on CPU 0, T1 and T2 on CPU 1,
+ *   SPIN.  -DCANCELQ=n (not with GROW): T3 cancels request n if it waits
+ *   for registers (lf_cancel: the node's CAS, then
+ *   registers_waiter_withdraw), and the round drops a cancelled head and
+ *   gives back the run of a grant that lost to the cancel; -DBIGHEAD with
+ *   ORDER makes request 1 need 3 registers, so that it never fits and only
+ *   its cancel lets request 2 be served.  -DLONE0 (not with GROW): T0 alone on CPU 0, T1 and T2 on CPU 1,
  *   so that T0's sequence can stay open across both waiters' steps (a
  *   thread of its own CPU would have aborted it).  A granted
  *   routine answers DEALLOCATE_OBJECT_KEEP_REGISTERS, so what a waiter could
@@ -69,8 +75,10 @@
  * such a pool would be 0, so that magazines are used at all); a pop takes
  * the top run of its size (LIFO within a class).  Threads do not migrate.
  * The register queue's dequeue is one step (NULL, WOULDBLOCK or a node: its
- * interleavings are channel.pml's); its enqueue is two.  Cancellation is
- * cancel.pml's.  The untightening threshold is 1, not 1024 doubled up to
+ * interleavings are channel.pml's); its enqueue is two.  A cancel's own
+ * steps (generations, unpublishing, the node's two owners) are
+ * cancel.pml's; here only its effect on registers (-DHANDOVER, -DCANCELQ),
+ * the node's state CAS as one step.  The untightening threshold is 1, not 1024 doubled up to
  * 65536 (cache.c), so that untightening races too: a threshold only
  * delays it.  A restartable sequence is its loads (one step), then its single
  * committing store (one step), which writes what it computed from what it
@@ -141,6 +149,9 @@
  *                           CPU that read no waiter commits, and waits;
  *                           the first fences, withdraws, and nobody drains
  *                           the put: C13.
+ *   MUTANT_CANCEL_NO_ROUND  (-DCANCELQ=1 -DBIGHEAD) lf_cancel withdraws the
+ *                           head waiter without a round: the waiter
+ *                           behind it fits and waits (C13).
  *   MUTANT_SERVE_PLAIN_COUNT serve's fetch_add does not drain the store
  *                           buffer (were it a plain increment): what the
  *                           round's omitted fence relies on (barrier.h):
@@ -157,7 +168,8 @@
  * aborted (rseq); 13 a refused put untightens the pool (rseq); 14 a waiter
  * takes the idle serving role and becomes the head without the queue; 15 a
  * cancel wins a node after its hand-over claim (-DHANDOVER); 16 a cancel
- * wins it after its raise (-DHANDOVER).
+ * wins it after its raise (-DHANDOVER); 17 a round drops a cancelled head
+ * (-DCANCELQ); 18 a round's grant loses to a cancel (-DCANCELQ).
  */
 
 #define NTHR	4
@@ -398,6 +410,7 @@ inline ghost_grant(r) {
 #define R_SUBCLAIM	11
 #define R_HAND		12
 #define R_WITHDRAW	13
+#define R_CANCEL	14
 
 proctype worker(byte t; byte reach)
 {
@@ -417,7 +430,7 @@ proctype worker(byte t; byte reach)
 	byte asked, rmap, head, q, nx, prev, p;
 	byte tl, sel, ut, locked;		/* rseq */
 	byte s0f, s0n, s1f, s1n;		/* a sequence's view of its magazine */
-	bool last, done;
+	bool last, done, lost;
 	byte lf;				/* cache_flush's tries */
 	/* the trampoline, the submission */
 	byte pend0, pend1, cur, sr, sfirst;
@@ -610,10 +623,40 @@ RP_SUBMIT:	atomic {
 			printf("EV   T%d's submission of request %d returns\n", t, sr)
 		}
 	:: t == 3 ->
+#ifdef CANCELQ
+		/*
+		 * lf_cancel of request CANCELQ while it waits for registers: the
+		 * node's CAS WAIT_REGISTERS -> CANCELLED, then the withdrawal
+		 * (registers_waiter_withdraw: fetch_sub, then a round).  The
+		 * ghost counts it with the granted: it waits for nothing (C12).
+		 */
+		atomic {
+			drain(t);
+			if
+			:: nstate[CANCELQ] == NS_WAIT_REGISTERS ->
+				nstate[CANCELQ] = NS_CANCELLED; granted = granted | BIT(CANCELQ);
+				done = true;
+				printf("EV   T3 cancels request %d, waiting for registers\n", CANCELQ)
+			:: else -> done = false
+			fi
+		}
+		if
+		:: done ->
+			atomic { done = false; waiting-- };
+#ifndef MUTANT_CANCEL_NO_ROUND
+			ret_srv = R_CANCEL; goto SERVE;
+#endif
+SV_CANCEL:		skip
+		:: else -> skip
+		fi;
+		ret_rp = R_GROW; goto RUN_PENDING;
+SV_GROW:	skip		/* not reached: no grow here */
+#else
 		/* lf_pool_grow: publish the larger map (release), then serve (C25) */
 		atomic { drain(t); size = 3; printf("EV   T3 grows the pool to 3\n") };
 		ret_srv = R_GROW; goto SERVE;
 SV_GROW:	ret_rp = R_GROW; goto RUN_PENDING;
+#endif
 RP_GROW:	skip
 	fi;
 	finished++;
@@ -1150,6 +1193,9 @@ SERVED:
 	:: ret_srv == R_WAIT -> ret_srv = 0; goto SV_WAIT
 	:: ret_srv == R_RETURN -> ret_srv = 0; goto SV_RETURN
 	:: ret_srv == R_GROW -> ret_srv = 0; goto SV_GROW
+#ifdef CANCELQ
+	:: ret_srv == R_CANCEL -> ret_srv = 0; goto SV_CANCEL
+#endif
 #if defined(HANDOVER) && !defined(MUTANT_WITHDRAW_NO_ROUND)
 	:: ret_srv == R_WITHDRAW -> ret_srv = 0; goto SV_WITHDRAW
 #endif
@@ -1187,7 +1233,13 @@ ROUND:
 			fi
 		:: else -> skip
 		fi;
-		assert(nstate[head] == NS_WAIT_REGISTERS);	/* no cancel here */
+		if
+		:: nstate[head] != NS_WAIT_REGISTERS ->	/* cancelled (-DCANCELQ): dropped */
+			atomic {
+				register_head = 0; COVER(17);
+				printf("EV   T%d's round drops cancelled request %d\n", t, head)
+			}
+		:: else ->
 		atomic { cl_n = nregs[head]; cl_req = 0; cl_size = rmap; cl_inround = true };
 		ret_claim = R_ROUND; goto CLAIM;
 CL_ROUND:	if
@@ -1198,22 +1250,42 @@ CL_ROUND:	if
 		if
 		:: cl_first == NONE -> COVER(7); break	/* the head does not fit */
 		:: else ->
-			atomic {			/* node_move WAIT_REGISTERS -> GRANTED */
+			atomic {			/* node_move WAIT_REGISTERS -> GRANTED (CAS) */
 				drain(t);
-				assert(nstate[head] == NS_WAIT_REGISTERS);
-				nstate[head] = NS_GRANTED;
-				nbase[head] = cl_first;
-				ghost_grant(head);
-				COVER(8);
-				if :: nregs[head] == 3 -> COVER(10) :: else -> skip fi
-			}
-			atomic {
-				register_head = 0; waiting--;
 				if
-				:: pend0 == 0 -> pend0 = head
-				:: else -> assert(pend1 == 0); pend1 = head
+				:: nstate[head] == NS_WAIT_REGISTERS ->
+					lost = false;
+					nstate[head] = NS_GRANTED;
+					nbase[head] = cl_first;
+					ghost_grant(head);
+					COVER(8);
+					if :: nregs[head] == 3 -> COVER(10) :: else -> skip fi
+				:: else -> lost = true		/* -DCANCELQ */
 				fi
 			}
+			if
+			:: !lost ->
+				atomic {
+					register_head = 0; waiting--;
+					if
+					:: pend0 == 0 -> pend0 = head
+					:: else -> assert(pend1 == 0); pend1 = head
+					fi
+				}
+			:: else ->
+				/*
+				 * Lost to a cancel: the run goes back to the bitmap
+				 * (release order here, seq_cst in the code: the
+				 * weaker, the more it checks), and the round goes on.
+				 */
+				atomic {
+					held = held & ~RUN(cl_first, nregs[head]); COVER(18);
+					printf("EV   T%d's grant of request %d lost to a cancel\n", t, head)
+				};
+				regmap_release(t, cl_first, nregs[head]);
+				atomic { register_head = 0; lost = false }
+			fi
+		fi
 		fi
 	od;
 	atomic { head = 0; q = 0; nx = 0; last = false; cl_first = 0; cl_serve = false; rmap = 0 };
@@ -1246,7 +1318,11 @@ init
 		/* 2 registers: 0 held by T0, 1 cached on CPU 1 */
 		size = 2; bits = 3;
 		magf[2] = 1; magn[2] = 1;
+#ifndef BIGHEAD
 		nregs[1] = 2; nregs[2] = 1;
+#else
+		nregs[1] = 3; nregs[2] = 1;	/* request 1 never fits */
+#endif
 #else
 		/* 3 registers: 0 held by T0, 1 and 2 cached on CPU 1 (two runs) */
 		size = 3; bits = 7;
@@ -1260,7 +1336,11 @@ init
 		run worker(3, reach_env)
 #else
 		run worker(2, reach_env);
+#ifdef CANCELQ
+		run worker(3, reach_env)	/* the canceller */
+#else
 		finished++			/* T3 does not run */
+#endif
 #endif
 	}
 	timeout;			/* nothing can move */

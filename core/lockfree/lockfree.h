@@ -39,6 +39,10 @@
  *  - LF_CHANNEL_WAITS less LF_CHANNEL_LEFT counts nodes in WAIT_CHANNEL,
  *    waiting_registers nodes in WAIT_REGISTERS; each is raised before a
  *    node enters the state and lowered by whoever moves it out;
+ *  - whoever calls registers_waiter_raise serves a round after it
+ *    returns, whether its node goes on to wait (wait_for_registers) or not
+ *    (registers_waiter_withdraw): with rseq, that round drains the puts
+ *    its fence covered for the waiters who found the pool tight (C13);
  *  - a FREE channel's queue holds nothing but what was enqueued after the
  *    decision to free it: its taker checks (channel_take_free, C11, C3);
  *    a queue with requests behind an unlinked successor is PARKED;
