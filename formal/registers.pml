@@ -59,9 +59,10 @@
  *   registers_waiter_withdraw), and the round drops a cancelled head and
  *   gives back the run of a grant that lost to the cancel; -DBIGHEAD with
  *   ORDER makes request 1 need 3 registers, so that it never fits and only
- *   its cancel lets request 2 be served.  -DLONE0 (not with GROW): T0 alone on CPU 0, T1 and T2 on CPU 1,
- *   so that T0's sequence can stay open across both waiters' steps (a
- *   thread of its own CPU would have aborted it).  A granted
+ *   its cancel lets request 2 be served.  -DLONE0 (not with GROW): T0
+ *   alone on CPU 0, T1 and T2 on CPU 1, so that T0's sequence can stay
+ *   open across both waiters' steps (a thread of its own CPU would have
+ *   aborted it).  A granted
  *   routine answers DEALLOCATE_OBJECT_KEEP_REGISTERS, so what a waiter could
  *   have at the end is exactly what no caller holds.  T0 and T1 share CPU
  *   0's magazine: one finds the other inside it (the guard taken, or a
@@ -78,7 +79,8 @@
  * interleavings are channel.pml's); its enqueue is two.  A cancel's own
  * steps (generations, unpublishing, the node's two owners) are
  * cancel.pml's; here only its effect on registers (-DHANDOVER, -DCANCELQ),
- * the node's state CAS as one step.  The untightening threshold is 1, not 1024 doubled up to
+ * the node's state CAS as one step.  The untightening threshold is 1, not
+ * 1024 doubled up to
  * 65536 (cache.c), so that untightening races too: a threshold only
  * delays it.  A restartable sequence is its loads (one step), then its single
  * committing store (one step), which writes what it computed from what it
@@ -190,7 +192,7 @@
 #define NS_WAIT_REGISTERS 2
 #define NS_GRANTED	3
 #define NS_DONE		5
-#define NS_CANCELLED	6	/* -DHANDOVER: a cancel won the node */
+#define NS_CANCELLED	6	/* -DHANDOVER, -DCANCELQ: a cancel won the node */
 
 /* enum guard_state */
 #define GUARD_FREE	0
