@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# An experiment, not a build of the library: how much of the one-reactor
+# poll row's gap between the backends is the library's own work, and how
+# much comes with the kernel.  Two measurements:
+#  1. The row (mode 0, busy polling: nothing blocks on the eventfd), both
+#     backends in one process, ROUNDS times for each eventfd treatment of
+#     tools/eventfd_stub.c (LD_PRELOAD): "none" (no system call: the
+#     libraries' work alone), "getppid" (a kernel entry and exit that does
+#     next to nothing, in place of each eventfd call) and "real".  Prints
+#     each run's ns a request and lock-free minus locked.
+#  2. The footprint between two system calls: valgrind lackey traces
+#     bench/cycles-hooked's poll shape (rseq path, as tools/count.py runs
+#     it) and counts the distinct 64-byte lines and 4 KiB pages of code and
+#     of data touched between consecutive `syscall` instructions of glibc's
+#     syscall(), the middle half of the segments averaged.
+# BENCHMARKS.md, "The one reactor without the kernel", is its runs.
+#
+# Usage: tools/kernel-experiment.sh [ROUNDS [N]]     (3 3000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3} n=${2:-3000}
+
+tools/deps.sh bench
+. tools/lib.sh
+build build-bench "${bench_build_options[@]}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc -O2 -Wall -shared -fPIC -o "$work/eventfd_stub.so" tools/eventfd_stub.c -ldl
+
+echo "The one-reactor poll row, mode 0, ns a request (median of 3 repetitions):"
+for ((r = 1; r <= rounds; r++)); do
+  for how in none getppid real; do
+    EVENTFD_STUB=$how LD_PRELOAD="$work/eventfd_stub.so" build-bench/bench/mapreg-bench \
+      --benchmark_filter='^poll/.*/mode:0/.*threads:1$' --benchmark_min_time=0.3 \
+      --benchmark_repetitions=3 --benchmark_display_aggregates_only=true \
+      --benchmark_format=csv 2>/dev/null >"$work/row.csv"
+    /usr/bin/python3 - "$work/row.csv" "$r" "$how" <<'PY'
+import csv, sys
+rows = {}
+for rec in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"poll/')):
+    if rec[0].endswith("_median"):
+        rows[rec[0].split("/")[1]] = float(rec[2]) if rec[8] in ("", "false") else None
+locked, lockfree = rows["locked"], rows["lockfree"]
+print(f"  round {sys.argv[2]} {sys.argv[3]:8s} locked {locked:7.0f}  lock-free {lockfree:7.0f}"
+      f"  difference {lockfree - locked:+5.0f}  ratio (locked/lock-free) {locked / lockfree:.3f}")
+PY
+  done
+done
+
+echo "Touched between two system calls, bench/cycles-hooked poll, $n requests:"
+for backend in locked lockfree; do
+  COUNT_MAPS="$work/maps" MAPREG_ASSUME_RSEQ=1 valgrind --tool=lackey --trace-mem=yes \
+    --log-file="$work/trace" build-bench/bench/cycles-hooked poll "$backend" "$n" >/dev/null
+  libc=$(awk '$NF ~ /\/libc\.so/ && $3 == "00000000" {print $NF; exit}' "$work/maps")
+  base=$(awk -v l="$libc" '$NF == l && $3 == "00000000" {split($1, a, "-"); print a[1]; exit}' "$work/maps")
+  entry=$(objdump -T "$libc" | awk '$NF == "syscall" {print $1; exit}')
+  insn=$(objdump -d --start-address=0x"$entry" --stop-address=$((0x$entry + 0x40)) "$libc" |
+         awk '$NF == "syscall" {sub(":", "", $1); print $1; exit}')
+  /usr/bin/python3 - "$work/trace" $((0x$base + 0x$insn)) "$backend" <<'PY'
+import sys
+marker, segs = int(sys.argv[2]), []
+code, data = set(), set()      # 64-byte lines
+for line in open(sys.argv[1]):
+    if line.startswith("=") or len(line) < 4:
+        continue
+    try:
+        addr = int(line[3:].split(",")[0], 16)
+    except ValueError:
+        continue
+    if line[:2].strip() != "I":
+        data.add(addr >> 6)
+    elif addr != marker:
+        code.add(addr >> 6)
+    else:
+        segs.append((len(code), len(data), len({l >> 6 for l in code}),
+                     len({l >> 6 for l in data})))
+        code, data = set(), set()
+mid = segs[len(segs) // 4: 3 * len(segs) // 4]
+code_lines, data_lines, code_pages, data_pages = (sum(s[i] for s in mid) / len(mid)
+                                                  for i in range(4))
+print(f"  {sys.argv[3]:8s} {len(segs)} segments; each: code {code_lines:.1f} lines "
+      f"({code_pages:.1f} pages), data {data_lines:.1f} lines ({data_pages:.1f} pages)")
+PY
+done
