@@ -84,6 +84,8 @@ class Run:
             for key in figures[0]:
                 self.values[key] = median([f[key] for f in figures if key in f])
         self.repetitions = max(1, len(entries))
+        # The iterations of the repetitions: what the histograms (--hist-out) count over.
+        self.iterations = sum(e.get("iterations", 0) for e in entries)
         # Each repetition's own figures, where the JSON has them (tools/bench.sh
         # writes them beside the aggregates): for comparing like with like.
         self.reps = [Repetition(self.flags, self._figures(e)) for e in entries]
@@ -363,7 +365,7 @@ def line_summary(context, runs):
     return [text]
 
 
-def markdown(context, runs, backends, machine=None, command=None):
+def markdown(context, runs, backends, machine=None, command=None, side=None):
     lines = ["## Results", ""]
     if command:
         lines += ["- command: `%s`" % command]
@@ -382,7 +384,64 @@ def markdown(context, runs, backends, machine=None, command=None):
     lines += [""]
     for spec in SCENARIOS:
         lines += scenario_table(*spec, runs, backends)
+    lines += slow_table(side or {}, runs, backends)
     return "\n".join(lines)
+
+
+# Per million requests, how many waited longer than each bound: the tail as a
+# share of all requests, beside the percentiles, which are of the requests a
+# histogram holds.  A grant is timed only for a request that queued and was
+# served by a free, and the backends queue different shares (queued_pct): the
+# lock-free one's grant p99.9 can be the 20th slowest of 20,000 grants where
+# the locked one's is the 500th of 500,000.  Counted from the histograms over
+# every repetition, a bucket counted when its low edge is at or above the
+# bound (HDR-style buckets: within about 3 % of it).
+SLOW_BOUNDS_NS = (10_000, 100_000, 1_000_000)
+SLOW_METRICS = {"exhaustion": ("grant", "wait"), "cancel": ("grant", "wait"),
+                "growth": ("grant", "wait"), "poll": ("wait",)}
+
+
+def slower_than(hist, bound):
+    return sum(count for low, _, count in hist["buckets"] if low >= bound)
+
+
+def slow_table(side, runs, backends):
+    hists = {(h["run_name"], h["metric"]): h for h in side.get("histograms", [])}
+    by_name = {r.run_name: r for r in runs}
+    rows = {}
+    for (name, metric), hist in hists.items():
+        run = by_name.get(name)
+        if run is None or metric not in SLOW_METRICS.get(run.scenario, ()) \
+                or run.iterations == 0:
+            continue
+        key = (run.scenario, run.row_key(), metric)
+        rows.setdefault(key, {})[run.backend] = (run, hist)
+    if not rows:
+        return []
+    header = ["run", "metric"] + ["%s samples per request" % b for b in backends]
+    header += ["%s > %s" % (b, fmt_bound(bound)) for bound in SLOW_BOUNDS_NS for b in backends]
+    lines = ["### Slow requests per million requests", "",
+             "Requests whose grant or wait took longer than the bound, per million "
+             "requests of the run (every repetition; from the histograms).  The "
+             "percentiles above are of the samples; these are of all requests.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for scenario, key, metric in sorted(rows):
+        sides = rows[(scenario, key, metric)]
+        cells = ["%s %s" % (scenario, fmt_params(dict(key))), metric]
+        for b in backends:
+            run, hist = sides.get(b, (None, None))
+            cells.append(fmt(hist["count"] / run.iterations if run else None))
+        for bound in SLOW_BOUNDS_NS:
+            for b in backends:
+                run, hist = sides.get(b, (None, None))
+                cells.append(fmt(1e6 * slower_than(hist, bound) / run.iterations
+                                 if run else None))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def fmt_bound(ns):
+    return "%g ms" % (ns / 1e6) if ns >= 1e6 else "%g us" % (ns / 1e3)
 
 
 def load_side(path):
@@ -530,7 +589,7 @@ def main():
         return 1
     found = {r.backend for r in runs if r.backend != BASELINE}
     backends = ([REFERENCE] if REFERENCE in found else []) + sorted(found - {REFERENCE})
-    text = markdown(context, runs, backends, args.machine, args.command)
+    text = markdown(context, runs, backends, args.machine, args.command, side)
     print(text)
     plots = []
     if args.out:

@@ -76,6 +76,37 @@ def slow_row_marked(report, tmp):
     return failures
 
 
+def slow_requests_counted(report, tmp):
+    """The slow-requests table counts, per million requests of all repetitions,
+    the histogram's samples whose bucket starts at or above each bound
+    (synthetic: two repetitions of 500 requests a side)."""
+    hists = {
+        "locked": [[5000, 5119, 900], [9984, 10111, 5], [20000, 20479, 85],
+                   [200000, 204799, 9], [2000000, 2047999, 1]],
+        "lockfree": [[5000, 5119, 50], [150000, 151999, 2]],
+    }
+    runs, side = [], {"histograms": [], "series": []}
+    for backend, buckets in hists.items():
+        name = "exhaustion/%s/adapters:1/real_time/threads:1" % backend
+        for _ in range(2):
+            runs.append(dict(entry(name, None, 100.0, 30.0), iterations=500))
+        side["histograms"].append({"run_name": name, "metric": "grant",
+                                   "count": sum(c for _, _, c in buckets), "buckets": buckets})
+    paths = [os.path.join(tmp, f) for f in ("slow.json", "slow_hist.json")]
+    for path, data in zip(paths, ({"context": {}, "benchmarks": runs}, side)):
+        with open(path, "w") as f:
+            json.dump(data, f)
+    out = subprocess.run([sys.executable, report, "--json", paths[0], "--hist", paths[1],
+                          "--no-plots"], capture_output=True, text=True).stdout
+    table = out[out.find("### Slow requests"):]
+    cells = cells_of(table, "exhaustion adapters=1 threads=1")
+    # metric; samples per request, locked / lock-free; then > 10 us, 100 us, 1 ms.
+    want = ["grant", "1", "0.052", "95000", "2000", "10000", "2000", "1000", "0"]
+    if cells[:len(want)] != want:
+        return ["slow-requests row %s, want %s" % (cells[:len(want)], want)]
+    return []
+
+
 def main():
     bench, report = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,9 +151,12 @@ def main():
         if probed and "cpu_line_ns (one cache line" not in table:
             failures.append("table lacks the cross-CPU probe's summary")
         failures += slow_row_marked(report, tmp)
+        failures += slow_requests_counted(report, tmp)
+        if "### Slow requests per million requests" not in table:
+            failures.append("table lacks the slow requests per million")
         for f in failures:
             print("FAIL:", f)
-        checks = 14 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
+        checks = 16 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
         print("%d passed, %d failed" % (checks - len(failures), len(failures)))
         return 1 if failures else 0
 
