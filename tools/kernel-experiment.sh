@@ -36,10 +36,10 @@ for ((r = 1; r <= rounds; r++)); do
       --benchmark_format=csv 2>/dev/null >"$work/row.csv"
     /usr/bin/python3 - "$work/row.csv" "$r" "$how" <<'PY'
 import csv, sys
-rows = {}
-for rec in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"poll/')):
-    if rec[0].endswith("_median"):
-        rows[rec[0].split("/")[1]] = float(rec[2]) if rec[8] in ("", "false") else None
+# mapreg-bench exits non-zero (set -e stops the script) if a run fails a check.
+with open(sys.argv[1]) as f:
+    rows = {r["name"].split("/")[1]: float(r["real_time"]) for r in csv.DictReader(
+        l for l in f if l.startswith(("name,", '"poll/'))) if r["name"].endswith("_median")}
 locked, lockfree = rows["locked"], rows["lockfree"]
 print(f"  round {sys.argv[2]} {sys.argv[3]:8s} locked {locked:7.0f}  lock-free {lockfree:7.0f}"
       f"  difference {lockfree - locked:+5.0f}  ratio (locked/lock-free) {locked / lockfree:.3f}")
