@@ -11,15 +11,34 @@
 #define MAPREG_CPU_H
 
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/rseq.h>
 
+/*
+ * glibc's `__rseq_offset` and `__rseq_size`, copied into our own data by a
+ * constructor (base/rseq.c; ld.so sets them before any constructor runs
+ * and never again).  Where glibc keeps them, in ld.so's data page, a
+ * request that reads them touches that page for these two words alone: on
+ * a host whose kernel entries flush the TLB, a page walk after every
+ * system call (BENCHMARKS.md, "The one reactor's pages").
+ */
+struct rseq_glibc {
+	ptrdiff_t offset;
+	unsigned int size;
+};
+extern struct rseq_glibc rseq_glibc __attribute__((visibility("hidden")));
+
+/* This thread's rseq area (registered or not: see rseq_glibc.size). */
+static inline struct rseq *rseq_area(void)
+{
+	return (struct rseq *)((char *)__builtin_thread_pointer() + rseq_glibc.offset);
+}
+
 static inline unsigned int cpu_current(void)
 {
-	if (__rseq_size != 0) {
-		const struct rseq *rs = (const struct rseq *)
-			((char *)__builtin_thread_pointer() + __rseq_offset);
-		int32_t cpu = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+	if (rseq_glibc.size != 0) {
+		int32_t cpu = (int32_t)__atomic_load_n(&rseq_area()->cpu_id, __ATOMIC_RELAXED);
 
 		if (cpu >= 0)
 			return (unsigned int)cpu;

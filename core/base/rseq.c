@@ -9,6 +9,20 @@
 #include "base/rseq.h"
 #include "hooks/fault.h"
 
+struct rseq_glibc rseq_glibc;
+
+/*
+ * Before main and before any thread of ours: see cpu.h.  Again in
+ * ready_check(), for a caller whose own constructor, run before ours in a
+ * static link, makes the first pool: so rseq is not off for the process's
+ * life for that.  Until one copy, cpu_current() uses sched_getcpu().
+ */
+__attribute__((constructor)) static void rseq_glibc_copy(void)
+{
+	rseq_glibc.offset = __rseq_offset;
+	rseq_glibc.size = __rseq_size;
+}
+
 static bool ready, heavy_ready;
 static pthread_once_t ready_once = PTHREAD_ONCE_INIT;
 
@@ -20,11 +34,13 @@ static int membarrier(int cmd)
 /* Once per process: both registrations (membarrier's are per process). */
 static void ready_check(void)
 {
+	if (rseq_glibc.offset != __rseq_offset || rseq_glibc.size != __rseq_size)
+		rseq_glibc_copy();	/* only before our constructor: see there */
 	heavy_ready = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 #ifdef MAPREG_HAVE_RSEQ
 	/* glibc registered rseq for this thread (so for every thread), and the
 	 * fence that aborts other threads' sequences is ours to use. */
-	ready = __rseq_size >= 20 && rseq_cpu() >= 0 &&
+	ready = rseq_glibc.size >= 20 && rseq_cpu() >= 0 &&
 		membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) == 0;
 #endif
 }
@@ -34,7 +50,7 @@ static bool assumed;
 
 void mapreg_rseq_assume_cpu0(void)
 {
-	if (__rseq_size != 0)
+	if (rseq_glibc.size != 0)
 		return;		/* registered for real: nothing to pretend */
 	rcu_start_callback_thread();	/* the one thread the library starts */
 	rseq_area()->cpu_id_start = 0;

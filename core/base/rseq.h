@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/rseq.h>
 
+#include "base/cpu.h"
 #include "base/rcu.h"
 
 /*
@@ -55,11 +56,6 @@ void fence_heavy(void);
 
 #if defined(__x86_64__) && !defined(MAPREG_TSAN)
 #define MAPREG_HAVE_RSEQ 1
-
-static inline struct rseq *rseq_area(void)
-{
-	return (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-}
 
 /* This thread's CPU (the kernel keeps it current), or -1 without rseq. */
 static inline int rseq_cpu(void)

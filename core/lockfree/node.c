@@ -112,7 +112,7 @@ static void node_cpus_init(void)
 	if (node_cpus == NULL)
 		return;
 	for (unsigned int i = 0; i < n; i++) {
-		node_cpus[i] = (struct node_cpu){ NULL, NULL };
+		node_cpus[i] = (struct node_cpu){ .free = NULL, .retired = NULL };
 		atomic_init(&node_cpus[i].handed_at, 0);
 	}
 	node_ncpus = n;
