@@ -12,7 +12,11 @@
 #     bench/cycles-hooked's poll shape (rseq path, as tools/count.py runs
 #     it) and counts the distinct 64-byte lines and 4 KiB pages of code and
 #     of data touched between consecutive `syscall` instructions of glibc's
-#     syscall(), the middle half of the segments averaged.
+#     syscall(), the middle half of the segments averaged, and whose each
+#     data page is (the stack's share moves with the environment's size,
+#     which sets where in its page the stack starts).
+#  3. What a touched line and a touched page cost right after a kernel
+#     entry, against warm (tools/kernel_entry_probe.c): the price of 2.
 # BENCHMARKS.md, "The one reactor without the kernel", is its runs.
 #
 # Usage: tools/kernel-experiment.sh [ROUNDS [N]]     (3 3000)
@@ -26,6 +30,7 @@ build build-bench "${bench_build_options[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -shared -fPIC -o "$work/eventfd_stub.so" tools/eventfd_stub.c -ldl
+cc -O2 -Wall -o "$work/kernel_entry_probe" tools/kernel_entry_probe.c
 
 echo "The one-reactor poll row, mode 0, ns a request (median of 3 repetitions):"
 for ((r = 1; r <= rounds; r++)); do
@@ -53,13 +58,30 @@ for backend in locked lockfree; do
     --log-file="$work/trace" build-bench/bench/cycles-hooked poll "$backend" "$n" >/dev/null
   libc=$(awk '$NF ~ /\/libc\.so/ && $3 == "00000000" {print $NF; exit}' "$work/maps")
   base=$(awk -v l="$libc" '$NF == l && $3 == "00000000" {split($1, a, "-"); print a[1]; exit}' "$work/maps")
-  entry=$(objdump -T "$libc" | awk '$NF == "syscall" {print $1; exit}')
+  # No early exit from awk: objdump would die of SIGPIPE, and pipefail stop us.
+  entry=$(objdump -T "$libc" | awk '$NF == "syscall" && !found {print $1; found = 1}')
   insn=$(objdump -d --start-address=0x"$entry" --stop-address=$((0x$entry + 0x40)) "$libc" |
-         awk '$NF == "syscall" {sub(":", "", $1); print $1; exit}')
-  /usr/bin/python3 - "$work/trace" $((0x$base + 0x$insn)) "$backend" <<'PY'
-import sys
+         awk '$NF == "syscall" && !found {sub(":", "", $1); print $1; found = 1}')
+  /usr/bin/python3 - "$work/trace" $((0x$base + 0x$insn)) "$backend" "$work/maps" <<'PY'
+import bisect, collections, sys
 marker, segs = int(sys.argv[2]), []
 code, data = set(), set()      # 64-byte lines
+# Whose each data page is: a mapped file's name, or anonymous memory (the
+# heap and the other threads' stacks), but for the main thread's stack:
+# the mapping of the trace's first data access, the return address that
+# ld.so's first instruction after its entry's `call` pushes.
+maps = sorted((int(f[0].split("-")[0], 16), int(f[0].split("-")[1], 16),
+               f[5].rsplit("/", 1)[-1] if len(f) > 5 else "anonymous")
+              for f in (l.split() for l in open(sys.argv[4])))
+starts = [m[0] for m in maps]
+def mapping(page):
+    i = bisect.bisect_right(starts, page << 12) - 1
+    return i if i >= 0 and page << 12 < maps[i][1] else None
+stack = None
+def owner(page):
+    i = mapping(page)
+    return "unmapped" if i is None else "the stack" if i == stack else maps[i][2]
+owned = collections.Counter()
 for line in open(sys.argv[1]):
     if line.startswith("=") or len(line) < 4:
         continue
@@ -68,17 +90,27 @@ for line in open(sys.argv[1]):
     except ValueError:
         continue
     if line[:2].strip() != "I":
+        if stack is None:
+            stack = mapping(addr >> 12)
         data.add(addr >> 6)
     elif addr != marker:
         code.add(addr >> 6)
     else:
-        segs.append((len(code), len(data), len({l >> 6 for l in code}),
-                     len({l >> 6 for l in data})))
+        pages = {l >> 6 for l in data}
+        segs.append((len(code), len(data), len({l >> 6 for l in code}), len(pages),
+                     collections.Counter(owner(p) for p in pages)))
         code, data = set(), set()
 mid = segs[len(segs) // 4: 3 * len(segs) // 4]
 code_lines, data_lines, code_pages, data_pages = (sum(s[i] for s in mid) / len(mid)
                                                   for i in range(4))
 print(f"  {sys.argv[3]:8s} {len(segs)} segments; each: code {code_lines:.1f} lines "
       f"({code_pages:.1f} pages), data {data_lines:.1f} lines ({data_pages:.1f} pages)")
+for s in mid:
+    owned.update(s[4])
+print("    data pages by owner: " + ", ".join(f"{name} {n / len(mid):.2f}"
+                                           for name, n in owned.most_common() if n / len(mid) >= 0.05))
 PY
 done
+
+echo "A chain of dependent loads after getppid(2), against warm (tools/kernel_entry_probe.c):"
+"$work/kernel_entry_probe" | sed 's/^/  /'
