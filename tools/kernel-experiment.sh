@@ -17,7 +17,8 @@
 #     which sets where in its page the stack starts).
 #  3. What a touched line and a touched page cost right after a kernel
 #     entry, against warm (tools/kernel_entry_probe.c): the price of 2.
-# BENCHMARKS.md, "The one reactor without the kernel", is its runs.
+# BENCHMARKS.md, "The one reactor without the kernel" and "The one
+# reactor's pages", are its runs.
 #
 # Usage: tools/kernel-experiment.sh [ROUNDS [N]]     (3 3000)
 set -euo pipefail
