@@ -93,8 +93,9 @@ const struct scenario scenario_exhaustion = {
 const struct scenario scenario_cancel = {
 	.name = "cancel",
 	.description = "exhaustion plus a cancel of a random live request after half the "
-		       "submissions, racing the frees: throughput; leaked, double-granted, "
-		       "routine-after-cancel counts (must be 0)",
+		       "submissions, racing the frees: throughput; grant latency of the frees' "
+		       "grants and, apart, of the cancels' (cancel->routine); leaked, "
+		       "double-granted, routine-after-cancel counts (must be 0)",
 	.register_runs = cancel_register,
 };
 
@@ -102,6 +103,7 @@ const struct scenario scenario_growth = {
 	.name = "growth",
 	.description = "exhaustion on 4 adapters while a third thread calls mapreg_pool_grow "
 		       "(+8 registers every 1024 requests, fixed 200k requests): grow latency, "
-		       "grant latency, throughput",
+		       "grant latency of the frees' grants and, apart, of the grows' "
+		       "(grow->routine), throughput",
 	.register_runs = growth_register,
 };

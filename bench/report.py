@@ -179,7 +179,8 @@ SCENARIOS = [
     ("cancel", "Cancellation storm: half the submissions cancel a random live request",
      "k req/s", lambda r: per_second(r) and per_second(r) / 1e3, "rate",
      ["cancelled", "cancel_too_late", "grant_p99_ns", "grant_p999_ns", "grant_p9999_ns",
-      "grant_samples", "wait_p99_ns", "wait_p999_ns", "wait_p9999_ns", "routine_after_cancel",
+      "grant_samples", "cancel_grant_p50_ns", "cancel_grant_p99_ns", "cancel_grant_samples",
+      "wait_p99_ns", "wait_p999_ns", "wait_p9999_ns", "routine_after_cancel",
       "double_grants", "leaked_requests"]),
     ("crossfree", "Cross-thread free: allocate on CPU 0, free on CPU 1", "ns/op", ns_per_op,
      "time", ["free_p50_ns", "free_p99_ns", "alloc_retries"]),
@@ -190,7 +191,8 @@ SCENARIOS = [
     ("growth", "Growth under load: exhaustion + mapreg_pool_grow", "k req/s",
      lambda r: per_second(r) and per_second(r) / 1e3, "rate",
      ["grow_p50_ns", "grow_p99_ns", "grant_p99_ns", "grant_p999_ns", "grant_p9999_ns",
-      "grant_samples", "wait_p99_ns", "wait_p999_ns", "wait_p9999_ns", "queued_pct",
+      "grant_samples", "grow_grant_p50_ns", "grow_grant_p99_ns", "grow_grant_samples",
+      "wait_p99_ns", "wait_p999_ns", "wait_p9999_ns", "queued_pct",
       "final_registers"]),
     ("batches", "Batches: own adapters, free 32 single-register runs then claim 32",
      "M runs/s", lambda r: per_second(r) and per_second(r) / 1e6, "rate",
@@ -397,8 +399,8 @@ def markdown(context, runs, backends, machine=None, command=None, side=None):
 # every repetition, a bucket counted when its low edge is at or above the
 # bound (HDR-style buckets: within about 3 % of it).
 SLOW_BOUNDS_NS = (10_000, 100_000, 1_000_000)
-SLOW_METRICS = {"exhaustion": ("grant", "wait"), "cancel": ("grant", "wait"),
-                "growth": ("grant", "wait"), "poll": ("wait",)}
+SLOW_METRICS = {"exhaustion": ("grant", "wait"), "cancel": ("grant", "cancel_grant", "wait"),
+                "growth": ("grant", "grow_grant", "wait"), "poll": ("wait",)}
 
 
 def slower_than(hist, bound):
