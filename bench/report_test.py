@@ -4,11 +4,13 @@
 
     report_test.py MAPREG_BENCH REPORT_PY
 
-Runs a smoke-sized bench over the scenarios the report plots, then report.py
-on its output, and checks that the table has every scenario's section, that
-every histogram found its run (report.py fails otherwise: the shim rebuilds
-Google Benchmark's run names), and that the plots were drawn where
-matplotlib is installed.  Nothing here reads a timing.
+Runs a smoke-sized bench over the scenarios the report plots, and the storm
+and growth, then report.py on its output, and checks that the table has every
+scenario's section, that every histogram found its run (report.py fails
+otherwise: the shim rebuilds Google Benchmark's run names), that the storm's
+and growth's grants made in cancels and grows have histograms of their own,
+and that the plots were drawn where matplotlib is installed.  Nothing here
+reads a timing.
 """
 import importlib.util
 import json
@@ -116,7 +118,7 @@ def main():
         # behind the 64-register pool and be granted by frees (grant latency).
         subprocess.run([bench, "--smoke", "--hist-out=" + out_hist,
                         "--benchmark_out=" + out_json, "--benchmark_out_format=json",
-                        "--benchmark_filter=^(fastpath|exhaustion|mixed)/|"
+                        "--benchmark_filter=^(fastpath|exhaustion|mixed|cancel|growth)/|"
                         "^scaling/.*/threads:[12]$"],
                        check=True, stdout=subprocess.DEVNULL)
         result = subprocess.run([sys.executable, report, "--json", out_json,
@@ -130,6 +132,19 @@ def main():
                         "glibc malloc(64)+free baseline", "cost in mallocs"):
             if section not in table:
                 failures.append("table lacks %r" % section)
+        # Grants made in cancels and grows are histograms of their own, not
+        # merged into the frees' "grant" (bench/churn.c, churn_report), and
+        # rows of their own in the slow-requests table.
+        with open(out_hist) as f:
+            metrics = {(h["run_name"].split("/")[0], h["metric"])
+                       for h in json.load(f).get("histograms", [])}
+        slow = table[table.find("### Slow requests"):]
+        for scenario, metric in (("cancel", "cancel_grant"), ("growth", "grow_grant")):
+            if (scenario, "grant") not in metrics or (scenario, metric) not in metrics:
+                failures.append("%s lacks its grant and %s histograms" % (scenario, metric))
+            elif not any(line.startswith("| " + scenario + " ") and "| %s |" % metric in line
+                         for line in slow.splitlines()):
+                failures.append("the slow-requests table has no %s %s row" % (scenario, metric))
         if importlib.util.find_spec("matplotlib") is not None:
             # The grant-latency plot needs sampled grants of queued requests:
             # a smoke run on a loaded machine may grant every request at once.
@@ -156,7 +171,7 @@ def main():
             failures.append("table lacks the slow requests per million")
         for f in failures:
             print("FAIL:", f)
-        checks = 16 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
+        checks = 18 + (len(pngs) if importlib.util.find_spec("matplotlib") else 0)
         print("%d passed, %d failed" % (checks - len(failures), len(failures)))
         return 1 if failures else 0
 
