@@ -496,11 +496,11 @@ static void churn_report(cbench_state *s, struct churn *c, int64_t submitted)
 	cbench_report_latency(s, "grant", &c->freer_h->grant);
 	if (c->cfg->cancel_percent != 0)
 		cbench_report_latency(s, "cancel_grant", &c->submitter_h->grant);
-	if (c->cfg->grow_step != 0)
-		cbench_report_latency(s, "grow_grant", &c->grower_h->grant);
 	cbench_report_latency(s, "wait", &wait);
-	if (c->cfg->grow_step != 0)
+	if (c->cfg->grow_step != 0) {
+		cbench_report_latency(s, "grow_grant", &c->grower_h->grant);
 		cbench_report_latency(s, "grow", &c->grower_h->grow);
+	}
 }
 
 void churn_run(cbench_state *s, const struct churn_config *cfg)
